@@ -1,1 +1,124 @@
-fn main() {}
+//! The `backup-audit` command line.
+//!
+//! This is the binary, not a library: each command lives in its own module and
+//! calls the workspace crates (`backup-model`, `backup-fetch`,
+//! `backup-ingest`, `backup-emulator`). Data goes to stdout, logs and progress
+//! to stderr. Exit codes, for cron monitors: 0 done, 1 done with per-item
+//! failures (counted and named on stderr), 2 could not run.
+
+mod args;
+mod decode;
+mod emulate;
+mod fetch;
+mod ingest;
+mod output;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use tracing_subscriber::EnvFilter;
+
+/// Keeps a permanent, queryable history of AWS Backup copy jobs.
+///
+/// AWS Backup shows copy jobs for a limited time. backup-audit reads them
+/// through the official SDK (any account, any region) and keeps every job,
+/// and every version of it, in PostgreSQL for audits and SQL reporting.
+#[derive(Debug, Parser)]
+#[command(name = "backup-audit", version, propagate_version = true, max_term_width = 100)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+
+    /// More log output on stderr (-v info from the AWS SDK, -vv debug).
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    verbose: u8,
+
+    /// Only errors on stderr; no progress display.
+    #[arg(short, long, global = true)]
+    quiet: bool,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Read copy jobs from files in any shape AWS or the AWS CLI writes and print
+    /// one canonical JSON object per line.
+    Decode(decode::DecodeArgs),
+    /// Describe copy jobs by id (DescribeCopyJob) and print them.
+    Describe(fetch::DescribeArgs),
+    /// List copy jobs (ListCopyJobs) across accounts and regions and print them.
+    List(fetch::ListArgs),
+    /// Create or upgrade the database schema (a second run does nothing).
+    Migrate(ingest::MigrateArgs),
+    /// Fetch copy jobs from AWS and record them, with history, in PostgreSQL.
+    Ingest(ingest::IngestArgs),
+    /// Run a local AWS Backup endpoint with synthetic or fixture copy jobs.
+    Emulate(emulate::EmulateArgs),
+}
+
+/// How a command that ran ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// Everything succeeded.
+    Done,
+    /// The command finished but some items failed; they were named on stderr.
+    SomeFailed,
+}
+
+impl Outcome {
+    /// `SomeFailed` when any failure was counted.
+    pub fn from_failures(failures: u64) -> Outcome {
+        if failures == 0 {
+            Outcome::Done
+        } else {
+            Outcome::SomeFailed
+        }
+    }
+}
+
+fn init_logging(verbose: u8, quiet: bool) {
+    let default = match (quiet, verbose) {
+        (true, _) => "error",
+        (false, 0) => "warn,backup_audit=info,backup_ingest=info,backup_fetch=info,backup_emulator=info",
+        (false, 1) => "info",
+        (false, _) => "debug",
+    };
+    let filter = EnvFilter::try_from_env("BACKUP_AUDIT_LOG").unwrap_or_else(|_| EnvFilter::new(default));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .compact()
+        .init();
+}
+
+async fn run(cli: Cli) -> anyhow::Result<Outcome> {
+    let progress = output::Progress::new(cli.quiet);
+    match cli.command {
+        Command::Decode(args) => decode::run(&args),
+        Command::Describe(args) => fetch::describe(&args).await,
+        Command::List(args) => fetch::list(&args, &progress).await,
+        Command::Migrate(args) => ingest::migrate(&args).await,
+        Command::Ingest(args) => ingest::ingest(&args, &progress).await,
+        Command::Emulate(args) => emulate::run(&args).await,
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging(cli.verbose, cli.quiet);
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(Outcome::Done) => ExitCode::SUCCESS,
+        Ok(Outcome::SomeFailed) => ExitCode::from(1),
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            ExitCode::from(2)
+        }
+    }
+}

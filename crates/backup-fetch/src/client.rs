@@ -1,0 +1,622 @@
+//! Clients per target, and the DescribeCopyJob and ListCopyJobs calls.
+
+use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use aws_config::retry::RetryConfig;
+use aws_config::sts::AssumeRoleProvider;
+use aws_config::timeout::TimeoutConfig;
+use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_sdk_backup::types::CopyJobState as SdkState;
+use aws_smithy_runtime_api::box_error::BoxError;
+use aws_smithy_runtime_api::client::interceptors::context::{
+    AfterDeserializationInterceptorContextRef, BeforeTransmitInterceptorContextRef,
+};
+use aws_smithy_runtime_api::client::interceptors::Intercept;
+use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
+use aws_smithy_types::config_bag::ConfigBag;
+use aws_smithy_types::DateTime;
+use aws_types::request_id::RequestId;
+use backup_model::{CopyJob, CopyJobState, DescribeCopyJobOutput, ListCopyJobsOutput, Timestamp};
+use futures::Stream;
+
+use crate::error::{FetchError, FetchErrorKind};
+
+/// How to reach AWS Backup. Holds no secret: credentials come from the
+/// standard chain (environment, profile, SSO, instance or task role).
+#[derive(Clone)]
+pub struct FetchConfig {
+    /// A named profile from `~/.aws/config` instead of the default chain.
+    pub profile: Option<String>,
+    /// Another endpoint (the emulator, a VPC endpoint). `AWS_ENDPOINT_URL` works too.
+    pub endpoint_url: Option<String>,
+    /// A role to assume in each account, with `{account}` standing for the
+    /// account id, e.g. `arn:aws:iam::{account}:role/BackupAudit`.
+    pub role_arn_template: Option<String>,
+    /// The external id the role's trust policy asks for, if any.
+    pub external_id: Option<String>,
+    /// The role session name, shown in CloudTrail.
+    pub session_name: String,
+    /// Attempts per call, including the first (the SDK's standard retry mode).
+    pub max_attempts: u32,
+    /// The first retry's backoff; later ones grow exponentially with jitter.
+    pub initial_backoff: Duration,
+    /// How long to wait for a TCP/TLS connection.
+    pub connect_timeout: Duration,
+    /// How long one attempt may take.
+    pub attempt_timeout: Duration,
+    /// How long a call may take, retries included.
+    pub operation_timeout: Duration,
+    /// How many calls or targets run at once.
+    pub concurrency: usize,
+}
+
+impl Default for FetchConfig {
+    fn default() -> Self {
+        FetchConfig {
+            profile: None,
+            endpoint_url: None,
+            role_arn_template: None,
+            external_id: None,
+            session_name: "backup-audit".to_owned(),
+            max_attempts: 5,
+            initial_backoff: Duration::from_secs(1),
+            connect_timeout: Duration::from_secs(5),
+            attempt_timeout: Duration::from_secs(20),
+            operation_timeout: Duration::from_secs(50),
+            concurrency: 4,
+        }
+    }
+}
+
+impl fmt::Debug for FetchConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("FetchConfig")
+            .field("profile", &self.profile)
+            .field("endpoint_url", &self.endpoint_url)
+            .field("role_arn_template", &self.role_arn_template)
+            .field("external_id", &self.external_id.as_ref().map(|_| "<redacted>"))
+            .field("session_name", &self.session_name)
+            .field("max_attempts", &self.max_attempts)
+            .field("initial_backoff", &self.initial_backoff)
+            .field("connect_timeout", &self.connect_timeout)
+            .field("attempt_timeout", &self.attempt_timeout)
+            .field("operation_timeout", &self.operation_timeout)
+            .field("concurrency", &self.concurrency)
+            .finish()
+    }
+}
+
+/// One (account, region) pair to read copy jobs from.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Target {
+    /// The account: given, or found with STS GetCallerIdentity.
+    pub account: Option<String>,
+    /// The AWS region.
+    pub region: String,
+}
+
+impl Target {
+    /// Every (account, region) pair; with no accounts, the caller's own account
+    /// in each region.
+    pub fn cartesian(accounts: &[String], regions: &[String]) -> Vec<Target> {
+        if accounts.is_empty() {
+            return regions
+                .iter()
+                .map(|region| Target {
+                    account: None,
+                    region: region.clone(),
+                })
+                .collect();
+        }
+        accounts
+            .iter()
+            .flat_map(|account| {
+                regions.iter().map(move |region| Target {
+                    account: Some(account.clone()),
+                    region: region.clone(),
+                })
+            })
+            .collect()
+    }
+}
+
+impl fmt::Display for Target {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.account {
+            Some(account) => write!(f, "{account}/{}", self.region),
+            None => write!(f, "{}", self.region),
+        }
+    }
+}
+
+/// The ListCopyJobs filters, each sent to the service (never applied locally).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ListFilter {
+    /// `ByState`.
+    pub state: Option<CopyJobState>,
+    /// `ByCreatedAfter`.
+    pub created_after: Option<Timestamp>,
+    /// `ByCreatedBefore`.
+    pub created_before: Option<Timestamp>,
+    /// `ByCompleteAfter`.
+    pub complete_after: Option<Timestamp>,
+    /// `ByCompleteBefore`.
+    pub complete_before: Option<Timestamp>,
+    /// `ByResourceType`.
+    pub resource_type: Option<String>,
+    /// `ByResourceArn`.
+    pub resource_arn: Option<String>,
+    /// `ByDestinationVaultArn`.
+    pub destination_vault_arn: Option<String>,
+    /// `ByAccountId`.
+    pub account_id: Option<String>,
+    /// `ByParentJobId`.
+    pub parent_job_id: Option<String>,
+    /// `ByMessageCategory`.
+    pub message_category: Option<String>,
+    /// `BySourceRecoveryPointArn`.
+    pub source_recovery_point_arn: Option<String>,
+    /// `MaxResults`, 1 to 1000; the service's default when unset.
+    pub max_results: Option<i32>,
+}
+
+/// One page of ListCopyJobs.
+#[derive(Debug, Clone)]
+pub struct Page {
+    /// The jobs, decoded losslessly from the response body.
+    pub jobs: Vec<CopyJob>,
+    /// The token for the next page; `None` on the last page.
+    pub next_token: Option<String>,
+    /// The response's request id.
+    pub request_id: Option<String>,
+    /// When the service produced the page: its `Date` header, else our clock.
+    pub observed_at: Timestamp,
+}
+
+/// Call counters of one target client.
+#[derive(Debug, Default)]
+pub struct Metrics {
+    operations: AtomicU64,
+    attempts: AtomicU64,
+    pages: AtomicU64,
+}
+
+/// A snapshot of [`Metrics`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct MetricsSnapshot {
+    /// HTTP requests sent, retries included.
+    pub api_calls: u64,
+    /// Requests that were retries.
+    pub retries: u64,
+    /// ListCopyJobs pages received.
+    pub pages: u64,
+}
+
+impl Metrics {
+    /// The counts so far.
+    pub fn snapshot(&self) -> MetricsSnapshot {
+        let operations = self.operations.load(Ordering::Relaxed);
+        let attempts = self.attempts.load(Ordering::Relaxed);
+        MetricsSnapshot {
+            api_calls: attempts,
+            retries: attempts.saturating_sub(operations),
+            pages: self.pages.load(Ordering::Relaxed),
+        }
+    }
+}
+
+/// Counts every HTTP attempt, so retries can be reported.
+#[derive(Debug)]
+struct AttemptCounter(Arc<Metrics>);
+
+impl Intercept for AttemptCounter {
+    fn name(&self) -> &'static str {
+        "AttemptCounter"
+    }
+
+    fn read_before_attempt(
+        &self,
+        _context: &BeforeTransmitInterceptorContextRef<'_>,
+        _runtime_components: &RuntimeComponents,
+        _cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        self.0.attempts.fetch_add(1, Ordering::Relaxed);
+        Ok(())
+    }
+}
+
+/// What [`BodyCapture`] keeps of the last attempt's response.
+#[derive(Debug, Default)]
+struct Captured {
+    body: Option<bytes::Bytes>,
+    date: Option<String>,
+}
+
+/// Keeps the raw body of a call's response, so it can be decoded with the
+/// lossless model: the SDK's own types drop members newer than the SDK.
+#[derive(Debug, Clone, Default)]
+struct BodyCapture(Arc<Mutex<Captured>>);
+
+impl BodyCapture {
+    fn take(&self) -> Captured {
+        std::mem::take(&mut *self.0.lock().unwrap_or_else(|e| e.into_inner()))
+    }
+}
+
+impl Intercept for BodyCapture {
+    fn name(&self) -> &'static str {
+        "BodyCapture"
+    }
+
+    fn read_after_deserialization(
+        &self,
+        context: &AfterDeserializationInterceptorContextRef<'_>,
+        _runtime_components: &RuntimeComponents,
+        _cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        let response = context.response();
+        let mut captured = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        // The body is in memory here: the orchestrator read it whole before
+        // deserializing a non-streaming operation.
+        captured.body = response.body().bytes().map(bytes::Bytes::copy_from_slice);
+        captured.date = response.headers().get("date").map(str::to_owned);
+        Ok(())
+    }
+}
+
+/// Loads the AWS configuration once and makes clients per target.
+#[derive(Clone)]
+pub struct Fetcher {
+    base: SdkConfig,
+    config: FetchConfig,
+}
+
+impl fmt::Debug for Fetcher {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Fetcher")
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Fetcher {
+    /// Loads the standard AWS configuration (environment, profile, SSO,
+    /// instance or task role) with this tool's retries and timeouts.
+    pub async fn new(config: FetchConfig) -> Fetcher {
+        let mut loader = aws_config::defaults(BehaviorVersion::latest());
+        if let Some(profile) = &config.profile {
+            loader = loader.profile_name(profile);
+        }
+        let base = loader.load().await;
+        Self::with_sdk_config(base, config)
+    }
+
+    /// Uses a configuration built by the caller (tests give static credentials).
+    pub fn with_sdk_config(base: SdkConfig, config: FetchConfig) -> Fetcher {
+        let mut builder = base
+            .into_builder()
+            .retry_config(
+                RetryConfig::standard()
+                    .with_max_attempts(config.max_attempts.max(1))
+                    .with_initial_backoff(config.initial_backoff),
+            )
+            .timeout_config(
+                TimeoutConfig::builder()
+                    .connect_timeout(config.connect_timeout)
+                    .operation_attempt_timeout(config.attempt_timeout)
+                    .operation_timeout(config.operation_timeout)
+                    .build(),
+            );
+        if let Some(url) = &config.endpoint_url {
+            builder = builder.endpoint_url(url);
+        }
+        Fetcher {
+            base: builder.build(),
+            config,
+        }
+    }
+
+    /// The configuration in force.
+    pub fn config(&self) -> &FetchConfig {
+        &self.config
+    }
+
+    /// The region of the loaded configuration (AWS_REGION, the profile), if any.
+    pub fn default_region(&self) -> Option<String> {
+        self.base.region().map(|r| r.to_string())
+    }
+
+    /// A client for `target`: assumes the account's role when a role template
+    /// is set, and finds the account with STS GetCallerIdentity when the
+    /// target does not name one.
+    pub async fn client(&self, target: &Target) -> Result<TargetClient, FetchError> {
+        let region = Region::new(target.region.clone());
+        let mut sdk_config = self.base.to_builder().region(region.clone()).build();
+        if let (Some(template), Some(account)) = (&self.config.role_arn_template, &target.account)
+        {
+            let role_arn = template.replace("{account}", account);
+            let mut provider = AssumeRoleProvider::builder(role_arn)
+                .session_name(self.config.session_name.clone())
+                .region(region.clone())
+                .configure(&sdk_config);
+            if let Some(external_id) = &self.config.external_id {
+                provider = provider.external_id(external_id.clone());
+            }
+            let provider = provider.build().await;
+            sdk_config = sdk_config
+                .to_builder()
+                .credentials_provider(aws_credential_types::provider::SharedCredentialsProvider::new(provider))
+                .build();
+        }
+        let account = match &target.account {
+            Some(account) => account.clone(),
+            None => caller_account(&sdk_config).await?,
+        };
+        let metrics = Arc::new(Metrics::default());
+        let backup_config = aws_sdk_backup::config::Builder::from(&sdk_config)
+            .interceptor(AttemptCounter(metrics.clone()))
+            .build();
+        Ok(TargetClient {
+            target: Target {
+                account: Some(account),
+                region: target.region.clone(),
+            },
+            client: aws_sdk_backup::Client::from_conf(backup_config),
+            metrics,
+        })
+    }
+}
+
+/// The account of the configured credentials.
+async fn caller_account(sdk_config: &SdkConfig) -> Result<String, FetchError> {
+    let sts = aws_sdk_sts::Client::new(sdk_config);
+    let identity = sts.get_caller_identity().send().await.map_err(|e| {
+        let mut error = FetchError::from_sdk("GetCallerIdentity", None, &e);
+        if let FetchErrorKind::AccessDenied { action } = &mut error.kind {
+            *action = "sts:GetCallerIdentity".to_owned();
+        }
+        error
+    })?;
+    identity.account().map(str::to_owned).ok_or_else(|| {
+        FetchError::other(
+            "GetCallerIdentity",
+            FetchErrorKind::Other,
+            "STS returned no account",
+        )
+    })
+}
+
+/// A client bound to one (account, region).
+#[derive(Debug, Clone)]
+pub struct TargetClient {
+    target: Target,
+    client: aws_sdk_backup::Client,
+    metrics: Arc<Metrics>,
+}
+
+fn to_sdk_time(t: Timestamp) -> DateTime {
+    DateTime::from_millis(t.as_millis())
+}
+
+/// Reads an HTTP `Date` header (`Sun, 06 Nov 1994 08:49:37 GMT`).
+fn parse_http_date(text: &str) -> Option<Timestamp> {
+    DateTime::from_str(text, aws_smithy_types::date_time::Format::HttpDate)
+        .ok()
+        .and_then(|t| Timestamp::from_secs_nanos(t.secs(), t.subsec_nanos()).ok())
+}
+
+impl TargetClient {
+    /// The target, with its account resolved.
+    pub fn target(&self) -> &Target {
+        &self.target
+    }
+
+    /// The account id (always known once the client exists).
+    pub fn account(&self) -> &str {
+        self.target.account.as_deref().unwrap_or_default()
+    }
+
+    /// The region.
+    pub fn region(&self) -> &str {
+        &self.target.region
+    }
+
+    /// Calls made so far through this client.
+    pub fn metrics(&self) -> MetricsSnapshot {
+        self.metrics.snapshot()
+    }
+
+    /// DescribeCopyJob for one id.
+    pub async fn describe(&self, job_id: &str) -> Result<CopyJob, FetchError> {
+        const OP: &str = "DescribeCopyJob";
+        self.metrics.operations.fetch_add(1, Ordering::Relaxed);
+        let capture = BodyCapture::default();
+        let result = self
+            .client
+            .describe_copy_job()
+            .copy_job_id(job_id)
+            .customize()
+            .interceptor(capture.clone())
+            .send()
+            .await;
+        let captured = capture.take();
+        let output = match result {
+            Ok(output) => output,
+            Err(e) => {
+                return Err(self.refine(FetchError::from_sdk(OP, Some(job_id), &e), captured.body, OP))
+            }
+        };
+        let job = match captured.body {
+            Some(body) => serde_json::from_slice::<DescribeCopyJobOutput>(&body)
+                .map_err(|e| malformed(OP, &e.to_string(), output.request_id()))?
+                .copy_job,
+            None => DescribeCopyJobOutput::from(&output).copy_job,
+        };
+        job.ok_or_else(|| FetchError {
+            kind: FetchErrorKind::NotFound {
+                job_id: job_id.to_owned(),
+            },
+            operation: OP,
+            code: None,
+            message: "the response had no CopyJob".to_owned(),
+            request_id: output.request_id().map(str::to_owned),
+        })
+    }
+
+    /// One ListCopyJobs page.
+    pub async fn list_page(
+        &self,
+        filter: &ListFilter,
+        next_token: Option<&str>,
+    ) -> Result<Page, FetchError> {
+        const OP: &str = "ListCopyJobs";
+        self.metrics.operations.fetch_add(1, Ordering::Relaxed);
+        let capture = BodyCapture::default();
+        let f = filter;
+        let request = self
+            .client
+            .list_copy_jobs()
+            .set_next_token(next_token.map(str::to_owned))
+            .set_max_results(f.max_results)
+            .set_by_state(f.state.as_ref().map(|s| SdkState::from(s.as_str())))
+            .set_by_created_after(f.created_after.map(to_sdk_time))
+            .set_by_created_before(f.created_before.map(to_sdk_time))
+            .set_by_complete_after(f.complete_after.map(to_sdk_time))
+            .set_by_complete_before(f.complete_before.map(to_sdk_time))
+            .set_by_resource_type(f.resource_type.clone())
+            .set_by_resource_arn(f.resource_arn.clone())
+            .set_by_destination_vault_arn(f.destination_vault_arn.clone())
+            .set_by_account_id(f.account_id.clone())
+            .set_by_parent_job_id(f.parent_job_id.clone())
+            .set_by_message_category(f.message_category.clone())
+            .set_by_source_recovery_point_arn(f.source_recovery_point_arn.clone());
+        let result = request
+            .customize()
+            .interceptor(capture.clone())
+            .send()
+            .await;
+        let captured = capture.take();
+        let output = match result {
+            Ok(output) => output,
+            Err(e) => return Err(self.refine(FetchError::from_sdk(OP, None, &e), captured.body, OP)),
+        };
+        self.metrics.pages.fetch_add(1, Ordering::Relaxed);
+        let observed_at = captured
+            .date
+            .as_deref()
+            .and_then(parse_http_date)
+            .unwrap_or_else(Timestamp::now);
+        let page = match captured.body {
+            Some(body) => serde_json::from_slice::<ListCopyJobsOutput>(&body)
+                .map_err(|e| malformed(OP, &e.to_string(), output.request_id()))?,
+            None => ListCopyJobsOutput::from(&output),
+        };
+        Ok(Page {
+            jobs: page.copy_jobs.unwrap_or_default(),
+            next_token: page.next_token.filter(|t| !t.is_empty()),
+            request_id: output.request_id().map(str::to_owned),
+            observed_at,
+        })
+    }
+
+    /// Every page of ListCopyJobs for `filter`, one at a time, following
+    /// `NextToken` until the service stops returning one. A short or empty
+    /// page is not taken as the last. Memory holds one page.
+    pub fn list(&self, filter: ListFilter) -> impl Stream<Item = Result<Page, FetchError>> + '_ {
+        enum Next {
+            Start,
+            Token(String),
+            Done,
+        }
+        futures::stream::unfold(Next::Start, move |next| {
+            let filter = filter.clone();
+            async move {
+                let token = match next {
+                    Next::Start => None,
+                    Next::Token(token) => Some(token),
+                    Next::Done => return None,
+                };
+                match self.list_page(&filter, token.as_deref()).await {
+                    Ok(page) => {
+                        let following = match &page.next_token {
+                            // A token that repeats would loop forever.
+                            Some(t) if Some(t) != token.as_ref() => Next::Token(t.clone()),
+                            _ => Next::Done,
+                        };
+                        Some((Ok(page), following))
+                    }
+                    Err(e) => Some((Err(e), Next::Done)),
+                }
+            }
+        })
+    }
+
+    /// Adds our decoder's precise message (member path, position) to a
+    /// response the SDK could not read.
+    fn refine(&self, mut error: FetchError, body: Option<bytes::Bytes>, op: &'static str) -> FetchError {
+        let is_json = |body: &bytes::Bytes| body.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{');
+        if error.kind == FetchErrorKind::MalformedResponse {
+            if let Some(body) = body.filter(is_json) {
+                let detail = match op {
+                    "ListCopyJobs" => backup_model::Decoder::new(&body[..])
+                        .find_map(Result::err)
+                        .map(|e| e.to_string()),
+                    _ => serde_json::from_slice::<DescribeCopyJobOutput>(&body)
+                        .err()
+                        .map(|e| e.to_string()),
+                };
+                if let Some(detail) = detail {
+                    error.message = format!("{detail} (target {})", self.target);
+                }
+            }
+        }
+        error
+    }
+}
+
+fn malformed(op: &'static str, detail: &str, request_id: Option<&str>) -> FetchError {
+    FetchError {
+        kind: FetchErrorKind::MalformedResponse,
+        operation: op,
+        code: None,
+        message: detail.to_owned(),
+        request_id: request_id.map(str::to_owned),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn http_dates_parse() {
+        assert_eq!(
+            parse_http_date("Sun, 06 Nov 1994 08:49:37 GMT").map(|t| t.to_string()),
+            Some("1994-11-06T08:49:37.000Z".to_owned())
+        );
+        assert_eq!(parse_http_date("yesterday"), None);
+    }
+
+    #[test]
+    fn targets_pair_accounts_with_regions() {
+        let t = Target::cartesian(
+            &["111111111111".into(), "222222222222".into()],
+            &["us-east-1".into(), "eu-west-1".into()],
+        );
+        assert_eq!(t.len(), 4);
+        assert_eq!(t[1].to_string(), "111111111111/eu-west-1");
+        assert_eq!(Target::cartesian(&[], &["us-east-1".into()])[0].account, None);
+    }
+
+    #[test]
+    fn debug_hides_the_external_id() {
+        let config = FetchConfig {
+            external_id: Some("s3cr3t-external".into()),
+            ..FetchConfig::default()
+        };
+        assert!(!format!("{config:?}").contains("s3cr3t"));
+    }
+}
