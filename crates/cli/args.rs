@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use anyhow::{bail, Context};
+use anyhow::bail;
 use backup_fetch::{FetchConfig, Fetcher, ListFilter, Target};
 use backup_model::{CopyJobState, Timestamp};
 use clap::{Args, ValueEnum};
@@ -82,6 +82,7 @@ impl AwsArgs {
         Ok(FetchConfig {
             profile: self.profile.clone(),
             endpoint_url: self.endpoint_url.clone(),
+            region: self.regions.first().cloned(),
             role_arn_template: self.role_arn.clone(),
             external_id: self.external_id.clone(),
             session_name: self.session_name.clone(),

@@ -1,7 +1,7 @@
 //! `backup-audit decode`: any input shape in, canonical JSON Lines out.
 
 use std::fs::File;
-use std::io::{self, BufReader, Write};
+use std::io::{self, BufReader};
 use std::path::PathBuf;
 
 use backup_model::Decoder;

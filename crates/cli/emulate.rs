@@ -123,16 +123,22 @@ pub async fn run(args: &EmulateArgs) -> anyhow::Result<Outcome> {
     );
     // The endpoint URL alone on stdout, for scripts.
     println!("{}", emulator.endpoint_url());
-    if let Some(step) = args.speed {
-        let handle = emulator.clock_handle();
-        tokio::spawn(async move {
-            let mut tick = tokio::time::interval(Duration::from_secs(1));
-            loop {
-                tick.tick().await;
-                handle.advance(step);
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            result = tokio::signal::ctrl_c() => {
+                result.context("cannot wait for Ctrl-C")?;
+                break;
             }
-        });
+            _ = tick.tick(), if args.speed.is_some() => {
+                if let Some(step) = args.speed {
+                    emulator.advance_clock(step);
+                }
+            }
+        }
     }
-    emulator.run_until_ctrl_c().await;
+    eprintln!("stopping; served {} requests", emulator.stats().total_requests);
+    emulator.shutdown().await;
     Ok(Outcome::Done)
 }

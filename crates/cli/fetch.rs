@@ -146,7 +146,10 @@ pub async fn describe(args: &DescribeArgs) -> anyhow::Result<Outcome> {
 }
 
 fn report(id: &str, e: &FetchError) {
-    eprintln!("{id}: {} [{}]", e, e.code_or_kind());
+    match &e.code {
+        Some(_) => eprintln!("{id}: {e}"),
+        None => eprintln!("{id}: {e} [{}]", e.code_or_kind()),
+    }
 }
 
 /// What a target task sends to the printer.

@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use anyhow::{bail, Context};
-use backup_ingest::{ingest::Counts, IngestOptions, ProgressSink, Store, TargetReport};
+use backup_ingest::{Counts, IngestOptions, ProgressSink, Store, TargetReport};
 use backup_model::Timestamp;
 use clap::{Args, ValueEnum};
 use indicatif::ProgressBar;

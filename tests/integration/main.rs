@@ -1,1 +1,7 @@
+//! End-to-end tests of the `backup-audit` binary: the real binary, the real
+//! aws-sdk-backup client over HTTP to the emulator, and a real PostgreSQL
+//! server started by the tests.
 
+mod cli;
+mod ingest;
+mod support;

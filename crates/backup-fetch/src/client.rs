@@ -32,6 +32,9 @@ pub struct FetchConfig {
     pub profile: Option<String>,
     /// Another endpoint (the emulator, a VPC endpoint). `AWS_ENDPOINT_URL` works too.
     pub endpoint_url: Option<String>,
+    /// The region for STS and configuration; when unset, the profile's or
+    /// the environment's.
+    pub region: Option<String>,
     /// A role to assume in each account, with `{account}` standing for the
     /// account id, e.g. `arn:aws:iam::{account}:role/BackupAudit`.
     pub role_arn_template: Option<String>,
@@ -58,6 +61,7 @@ impl Default for FetchConfig {
         FetchConfig {
             profile: None,
             endpoint_url: None,
+            region: None,
             role_arn_template: None,
             external_id: None,
             session_name: "backup-audit".to_owned(),
@@ -76,6 +80,7 @@ impl fmt::Debug for FetchConfig {
         f.debug_struct("FetchConfig")
             .field("profile", &self.profile)
             .field("endpoint_url", &self.endpoint_url)
+            .field("region", &self.region)
             .field("role_arn_template", &self.role_arn_template)
             .field("external_id", &self.external_id.as_ref().map(|_| "<redacted>"))
             .field("session_name", &self.session_name)
@@ -289,6 +294,11 @@ impl Fetcher {
         let mut loader = aws_config::defaults(BehaviorVersion::latest());
         if let Some(profile) = &config.profile {
             loader = loader.profile_name(profile);
+        }
+        if let Some(region) = &config.region {
+            // A region given up front spares the lookup chain (and its
+            // instance-metadata probe off EC2).
+            loader = loader.region(Region::new(region.clone()));
         }
         let base = loader.load().await;
         Self::with_sdk_config(base, config)

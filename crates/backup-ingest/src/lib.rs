@@ -1,1 +1,29 @@
-//! placeholder
+//! Keeps the current state and the full history of AWS Backup copy jobs in
+//! PostgreSQL.
+//!
+//! [`Store`] is the database layer: it applies the migrations of the
+//! top-level `migrations/` folder, writes batches of [`Observation`]s (current
+//! state in `copy_jobs`, one `copy_job_snapshots` row per distinct version),
+//! serializes runs per target with an advisory lock ([`TargetLock`]), and
+//! records runs and checkpoints. Jobs go in through `COPY` into a staging
+//! table and set-based statements, so a batch of thousands costs a few
+//! round trips.
+//!
+//! This crate is the only part of backup-audit that talks to PostgreSQL. It
+//! does not fetch from AWS (backup-fetch does); [`report`] runs the report
+//! queries and returns typed rows, which the command line formats.
+
+mod error;
+pub mod ingest;
+mod lock;
+pub mod report;
+mod rows;
+mod runs;
+mod store;
+
+pub use error::{redact, redact_url, StoreError};
+pub use lock::{target_lock_key, TargetLock};
+pub use rows::{content_hash, DbTime, JobKey};
+pub use runs::{NewRun, RunMode, RunOutcome, RunStatus};
+pub use store::{BatchOutcome, ConnectOptions, JobVersion, Observation, Store, MIGRATOR};
+pub use ingest::{ingest, Counts, IngestOptions, NoProgress, ProgressSink, Summary, TargetReport};

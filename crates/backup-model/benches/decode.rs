@@ -1,1 +1,459 @@
-fn main(){}
+//! Decoding one ListCopyJobs page of 1000 jobs, five ways, in one run.
+//!
+//! - (a) `model`: `serde_json::from_slice::<ListCopyJobsOutput>`, this crate's
+//!   lossless model (unknown members kept, open enums, timestamps checked).
+//! - (b) `decoder`: this crate's streaming `Decoder` over the same bytes.
+//! - (c) `value`: `serde_json::Value`, the schemaless upper bound on work.
+//! - (d) `plain`: a `#[derive(Deserialize)]` struct with the same 27 members
+//!   that drops unknown members and keeps timestamps as `f64`: the baseline.
+//! - (e) `sdk`: aws-sdk-backup's own deserializer, reached through the SDK
+//!   client with a canned HTTP response (aws-smithy-mocks), so it includes one
+//!   request's trip through the SDK's orchestrator per page.
+//!
+//! Throughput is per job. After criterion's report, a table gives the median
+//! microseconds per job of each and the ratios the issue sets targets for:
+//! (a) within 1.3x of (d), and (e) at least 2x (a).
+//!
+//! Run with `cargo bench -p backup-model --bench decode`.
+
+use std::collections::BTreeMap;
+use std::hint::black_box;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use aws_sdk_backup::Client;
+use aws_smithy_mocks::{mock, mock_client, RuleMode};
+use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
+use aws_smithy_runtime_api::http::StatusCode;
+use aws_smithy_types::body::SdkBody;
+use backup_model::{CopyJob, Decoder, ListCopyJobsOutput};
+use criterion::{Bencher, Criterion, Throughput};
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+/// Jobs on the page, the most ListCopyJobs returns (`MaxResults` is 1..1000).
+const JOBS: usize = 1000;
+
+// ---------------------------------------------------------------------------
+// The page
+// ---------------------------------------------------------------------------
+
+/// A small deterministic generator (xorshift64*), so every run decodes the
+/// same bytes without a dependency on `rand`.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+
+    fn pick<'a>(&mut self, items: &[&'a str]) -> &'a str {
+        items[self.below(items.len() as u64) as usize]
+    }
+
+    fn hex(&mut self, len: usize) -> String {
+        (0..len)
+            .map(|_| char::from(b"0123456789abcdef"[self.below(16) as usize]))
+            .collect()
+    }
+
+    fn uuid(&mut self) -> String {
+        format!(
+            "{}-{}-{}-{}-{}",
+            self.hex(8),
+            self.hex(4),
+            self.hex(4),
+            self.hex(4),
+            self.hex(12)
+        )
+    }
+}
+
+/// One job with all 27 members, shaped like what AWS returns: long ARNs,
+/// epoch-second timestamps with milliseconds, varied states and sizes.
+fn job(rng: &mut Rng, i: usize) -> Value {
+    // Most copies go between a few regions; the list repeats them to weight them.
+    let regions = [
+        "us-east-1",
+        "us-east-1",
+        "us-west-2",
+        "eu-west-1",
+        "eu-west-1",
+        "eu-central-1",
+        "ap-southeast-2",
+    ];
+    let source_region = rng.pick(&regions);
+    let dest_region = rng.pick(&regions);
+    let account = format!("{:012}", 100_000_000_000 + rng.below(900_000_000_000));
+    let dest_account = format!("{:012}", 100_000_000_000 + rng.below(900_000_000_000));
+    let (resource_type, resource_arn, recovery_point) = match rng.below(5) {
+        0 => {
+            let volume = format!("vol-0{}", rng.hex(16));
+            (
+                "EBS",
+                format!("arn:aws:ec2:{source_region}:{account}:volume/{volume}"),
+                format!("arn:aws:ec2:{source_region}::snapshot/snap-0{}", rng.hex(16)),
+            )
+        }
+        1 => (
+            "EC2",
+            format!("arn:aws:ec2:{source_region}:{account}:instance/i-0{}", rng.hex(16)),
+            format!("arn:aws:ec2:{source_region}::image/ami-0{}", rng.hex(16)),
+        ),
+        2 => (
+            "RDS",
+            format!("arn:aws:rds:{source_region}:{account}:db:orders-db-{}", rng.hex(6)),
+            format!(
+                "arn:aws:rds:{source_region}:{account}:snapshot:awsbackup:job-{}",
+                rng.uuid()
+            ),
+        ),
+        3 => (
+            "DynamoDB",
+            format!("arn:aws:dynamodb:{source_region}:{account}:table/sessions-{}", rng.hex(6)),
+            format!(
+                "arn:aws:dynamodb:{source_region}:{account}:table/sessions/backup/0{}-{}",
+                rng.below(1 << 40),
+                rng.hex(8)
+            ),
+        ),
+        _ => (
+            "S3",
+            format!("arn:aws:s3:::company-data-lake-{}-{}", source_region, rng.hex(6)),
+            format!(
+                "arn:aws:backup:{source_region}:{account}:recovery-point:continuous:company-data-lake-{}",
+                rng.hex(8)
+            ),
+        ),
+    };
+    let state = rng.pick(&[
+        "COMPLETED",
+        "COMPLETED",
+        "COMPLETED",
+        "RUNNING",
+        "FAILED",
+        "CREATED",
+    ]);
+    let created_ms = 1_700_000_000_000 + rng.below(40_000_000_000);
+    let completed_ms = created_ms + 60_000 + rng.below(7_200_000);
+    let secs = |ms: u64| ms as f64 / 1000.0;
+    let plan_id = rng.uuid();
+    json!({
+        "AccountId": account,
+        "BackupSizeInBytes": rng.below(1 << 42),
+        "ChildJobsInState": {
+            "COMPLETED": rng.below(20),
+            "FAILED": rng.below(3),
+            "RUNNING": rng.below(5),
+        },
+        "CompletionDate": secs(completed_ms),
+        "CompositeMemberIdentifier": format!("Member{}", rng.hex(6)),
+        "CopyJobId": rng.uuid().to_uppercase(),
+        "CreatedBy": {
+            "BackupPlanArn": format!("arn:aws:backup:{source_region}:{account}:backup-plan:{plan_id}"),
+            "BackupPlanId": plan_id,
+            "BackupPlanName": rng.pick(&["daily-35d-copy-to-dr", "weekly-1y-vault-lock", "hourly-pitr"]),
+            "BackupPlanVersion": rng.hex(48),
+            "BackupRuleCron": rng.pick(&["cron(0 5 ? * * *)", "cron(0 3 ? * SUN *)", "cron(0 * ? * * *)"]),
+            "BackupRuleId": rng.uuid(),
+            "BackupRuleName": rng.pick(&["copy-to-frankfurt", "daily", "weekly-air-gapped"]),
+            "BackupRuleTimezone": rng.pick(&["Etc/UTC", "Europe/Dublin", "America/New_York"]),
+        },
+        "CreatedByBackupJobId": rng.uuid().to_uppercase(),
+        "CreationDate": secs(created_ms),
+        "DestinationBackupVaultArn": format!(
+            "arn:aws:backup:{dest_region}:{dest_account}:backup-vault:dr-vault-{dest_region}"
+        ),
+        "DestinationEncryptionKeyArn": format!(
+            "arn:aws:kms:{dest_region}:{dest_account}:key/{}",
+            rng.uuid()
+        ),
+        "DestinationRecoveryPointArn": match resource_type {
+            "EBS" => format!("arn:aws:ec2:{dest_region}::snapshot/snap-0{}", rng.hex(16)),
+            "EC2" => format!("arn:aws:ec2:{dest_region}::image/ami-0{}", rng.hex(16)),
+            _ => format!(
+                "arn:aws:backup:{dest_region}:{dest_account}:recovery-point:{}",
+                rng.uuid()
+            ),
+        },
+        "DestinationRecoveryPointLifecycle": {
+            "DeleteAfterDays": 35 + rng.below(330),
+            "DeleteAfterEvent": "DELETE_AFTER_COPY",
+            "MoveToColdStorageAfterDays": rng.below(30),
+            "OptInToArchiveForSupportedResources": rng.below(2) == 0,
+        },
+        "DestinationVaultLockState": rng.pick(&["LOCKED", "UNLOCKED", "NOT_APPLICABLE"]),
+        "DestinationVaultType": rng.pick(&["BACKUP_VAULT", "LOGICALLY_AIR_GAPPED_BACKUP_VAULT"]),
+        "IamRoleArn": format!("arn:aws:iam::{account}:role/service-role/AWSBackupDefaultServiceRole"),
+        "IsParent": rng.below(10) == 0,
+        "MessageCategory": rng.pick(&["SUCCESS", "ACCESS_DENIED", "INVALID_PARAMETERS", "AGGREGATE_ALL"]),
+        "NumberOfChildJobs": rng.below(25),
+        "ParentJobId": rng.uuid().to_uppercase(),
+        "ResourceArn": resource_arn,
+        "ResourceName": format!("{}-{i}", resource_type.to_lowercase()),
+        "ResourceType": resource_type,
+        "SourceBackupVaultArn": format!("arn:aws:backup:{source_region}:{account}:backup-vault:Default"),
+        "SourceRecoveryPointArn": recovery_point,
+        "State": state,
+        "StatusMessage": match state {
+            "FAILED" => format!(
+                "Copy job failed. Insufficient privileges to perform kms:CreateGrant on key arn:aws:kms:{dest_region}:{dest_account}:key/{} for role AWSBackupDefaultServiceRole. Check the key policy in the destination account.",
+                rng.uuid()
+            ),
+            "RUNNING" => "Copy job is in progress.".to_owned(),
+            _ => "Copy job completed.".to_owned(),
+        },
+    })
+}
+
+/// A ListCopyJobs response body of `JOBS` jobs, compact as AWS sends it.
+fn page() -> Vec<u8> {
+    let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
+    let jobs: Vec<Value> = (0..JOBS).map(|i| job(&mut rng, i)).collect();
+    let next_token = format!("AAMA-EFRSHzAgE{}", rng.hex(200));
+    serde_json::to_vec(&json!({ "CopyJobs": jobs, "NextToken": next_token })).unwrap()
+}
+
+// ---------------------------------------------------------------------------
+// (d) The baseline: a plain derive that drops unknown members
+// ---------------------------------------------------------------------------
+
+// The fields are read only by the deserializer: decoding them is what is measured.
+#[allow(dead_code)]
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct PlainPage {
+    copy_jobs: Option<Vec<PlainCopyJob>>,
+    next_token: Option<String>,
+}
+
+#[allow(dead_code)]
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct PlainCopyJob {
+    account_id: Option<String>,
+    backup_size_in_bytes: Option<i64>,
+    child_jobs_in_state: Option<BTreeMap<String, i64>>,
+    completion_date: Option<f64>,
+    composite_member_identifier: Option<String>,
+    copy_job_id: Option<String>,
+    created_by: Option<PlainCreator>,
+    created_by_backup_job_id: Option<String>,
+    creation_date: Option<f64>,
+    destination_backup_vault_arn: Option<String>,
+    destination_encryption_key_arn: Option<String>,
+    destination_recovery_point_arn: Option<String>,
+    destination_recovery_point_lifecycle: Option<PlainLifecycle>,
+    destination_vault_lock_state: Option<String>,
+    destination_vault_type: Option<String>,
+    iam_role_arn: Option<String>,
+    is_parent: Option<bool>,
+    message_category: Option<String>,
+    number_of_child_jobs: Option<i64>,
+    parent_job_id: Option<String>,
+    resource_arn: Option<String>,
+    resource_name: Option<String>,
+    resource_type: Option<String>,
+    source_backup_vault_arn: Option<String>,
+    source_recovery_point_arn: Option<String>,
+    state: Option<String>,
+    status_message: Option<String>,
+}
+
+#[allow(dead_code)]
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct PlainCreator {
+    backup_plan_arn: Option<String>,
+    backup_plan_id: Option<String>,
+    backup_plan_name: Option<String>,
+    backup_plan_version: Option<String>,
+    backup_rule_cron: Option<String>,
+    backup_rule_id: Option<String>,
+    backup_rule_name: Option<String>,
+    backup_rule_timezone: Option<String>,
+}
+
+#[allow(dead_code)]
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct PlainLifecycle {
+    delete_after_days: Option<i64>,
+    delete_after_event: Option<String>,
+    move_to_cold_storage_after_days: Option<i64>,
+    opt_in_to_archive_for_supported_resources: Option<bool>,
+}
+
+// ---------------------------------------------------------------------------
+// (e) The SDK, answering from a canned HTTP response
+// ---------------------------------------------------------------------------
+
+fn sdk_client(page: &[u8]) -> Client {
+    // A body built from bytes can be cloned without copying them, so each
+    // request gets the page at the cost of a reference count.
+    let body = Mutex::new(SdkBody::from(page.to_vec()));
+    let rule = mock!(Client::list_copy_jobs).then_http_response(move || {
+        let body = body.lock().unwrap().try_clone().unwrap();
+        let mut response = HttpResponse::new(StatusCode::try_from(200).unwrap(), body);
+        response
+            .headers_mut()
+            .insert("content-type", "application/json");
+        response
+    });
+    mock_client!(aws_sdk_backup, RuleMode::MatchAny, &[&rule])
+}
+
+// ---------------------------------------------------------------------------
+// Measurement
+// ---------------------------------------------------------------------------
+
+/// Per-iteration times (seconds) of every sample criterion took, by benchmark,
+/// for the summary table.
+static SAMPLES: Mutex<Vec<(&'static str, f64)>> = Mutex::new(Vec::new());
+
+/// Times `routine` the way `Bencher::iter` does, also recording each sample.
+fn measure<O>(b: &mut Bencher<'_>, name: &'static str, mut routine: impl FnMut() -> O) {
+    b.iter_custom(|iters| {
+        let start = Instant::now();
+        for _ in 0..iters {
+            black_box(routine());
+        }
+        let elapsed = start.elapsed();
+        SAMPLES
+            .lock()
+            .unwrap()
+            .push((name, elapsed.as_secs_f64() / iters as f64));
+        elapsed
+    });
+}
+
+fn bench(c: &mut Criterion, page: &[u8]) {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let client = sdk_client(page);
+
+    // Every way must see the whole page before its speed means anything.
+    let model: ListCopyJobsOutput = serde_json::from_slice(page).unwrap();
+    assert_eq!(model.copy_jobs.as_ref().map(Vec::len), Some(JOBS));
+    assert!(model
+        .copy_jobs
+        .iter()
+        .flatten()
+        .all(|j| j.unknown_members.is_empty()));
+    assert_eq!(Decoder::new(page).count(), JOBS);
+    let plain: PlainPage = serde_json::from_slice(page).unwrap();
+    assert_eq!(plain.copy_jobs.map(|j| j.len()), Some(JOBS));
+    let sdk = runtime.block_on(client.list_copy_jobs().send()).unwrap();
+    assert_eq!(sdk.copy_jobs().len(), JOBS);
+    #[cfg(feature = "aws-sdk")]
+    {
+        // The SDK read the same job (it sends IsParent always, as we generate it).
+        let first = CopyJob::from(&sdk.copy_jobs()[0]);
+        assert_eq!(first, model.copy_jobs.as_ref().unwrap()[0]);
+    }
+
+    let mut group = c.benchmark_group("list_copy_jobs_page");
+    group.throughput(Throughput::Elements(JOBS as u64));
+    group.bench_function("a_model", |b| {
+        measure(b, "a_model", || {
+            serde_json::from_slice::<ListCopyJobsOutput>(black_box(page)).unwrap()
+        })
+    });
+    group.bench_function("b_decoder", |b| {
+        measure(b, "b_decoder", || {
+            Decoder::new(black_box(page))
+                .map(|r| r.unwrap().job)
+                .collect::<Vec<CopyJob>>()
+        })
+    });
+    group.bench_function("c_value", |b| {
+        measure(b, "c_value", || {
+            serde_json::from_slice::<Value>(black_box(page)).unwrap()
+        })
+    });
+    group.bench_function("d_plain_derive", |b| {
+        measure(b, "d_plain_derive", || {
+            serde_json::from_slice::<PlainPage>(black_box(page)).unwrap()
+        })
+    });
+    group.bench_function("e_sdk", |b| {
+        measure(b, "e_sdk", || {
+            runtime.block_on(client.list_copy_jobs().send()).unwrap()
+        })
+    });
+    group.finish();
+}
+
+/// The median of the recorded samples of `name`, in microseconds per job.
+fn micros_per_job(name: &str) -> Option<f64> {
+    let samples = SAMPLES.lock().unwrap();
+    let mut times: Vec<f64> = samples
+        .iter()
+        .filter(|(n, _)| *n == name)
+        .map(|(_, t)| *t)
+        .collect();
+    if times.is_empty() {
+        return None;
+    }
+    times.sort_by(f64::total_cmp);
+    Some(times[times.len() / 2] * 1e6 / JOBS as f64)
+}
+
+fn summary(page_len: usize) {
+    let rows = [
+        ("a_model", "(a) ListCopyJobsOutput, lossless model"),
+        ("b_decoder", "(b) streaming Decoder"),
+        ("c_value", "(c) serde_json::Value"),
+        (
+            "d_plain_derive",
+            "(d) plain derive, drops unknown (baseline)",
+        ),
+        ("e_sdk", "(e) aws-sdk-backup through the client"),
+    ];
+    let times: Vec<Option<f64>> = rows.iter().map(|(n, _)| micros_per_job(n)).collect();
+    if times.iter().all(Option::is_none) {
+        return;
+    }
+    println!();
+    println!(
+        "Decoding one ListCopyJobs page: {JOBS} jobs, {page_len} bytes ({:.2} KB per job)",
+        page_len as f64 / JOBS as f64 / 1000.0
+    );
+    println!("{:<46} {:>10} {:>10}", "", "us/job", "MB/s");
+    for ((_, label), time) in rows.iter().zip(&times) {
+        if let Some(us) = time {
+            let mb_per_s = page_len as f64 / (us * JOBS as f64);
+            println!("{label:<46} {us:>10.3} {mb_per_s:>10.1}");
+        }
+    }
+    let ratio = |x: Option<f64>, y: Option<f64>| x.zip(y).map(|(x, y)| x / y);
+    if let Some(r) = ratio(times[0], times[3]) {
+        let verdict = if r <= 1.3 { "meets" } else { "MISSES" };
+        println!("(a) / (d) = {r:.2}  ({verdict} the target of at most 1.3)");
+    }
+    if let Some(r) = ratio(times[4], times[0]) {
+        let verdict = if r >= 2.0 { "meets" } else { "MISSES" };
+        println!("(e) / (a) = {r:.2}  ({verdict} the target of at least 2)");
+    }
+}
+
+fn main() {
+    let page = page();
+    let mut criterion = Criterion::default()
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(4))
+        .sample_size(20)
+        .configure_from_args();
+    bench(&mut criterion, &page);
+    criterion.final_summary();
+    summary(page.len());
+}

@@ -27,7 +27,7 @@ use std::collections::VecDeque;
 use std::fmt;
 use std::io::{self, BufRead};
 
-use crate::types::{CopyJob, DescribeCopyJobOutput, ListCopyJobsOutput};
+use crate::types::CopyJob;
 
 /// A position in the input: 1-based line and 1-based column (in bytes).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -267,8 +267,8 @@ impl<R: BufRead> Decoder<R> {
         }
         let from = self.buf.len();
         self.input.scan_value(&mut self.buf, ScanState::Fresh)?;
-        let key: String = serde_json::from_slice(&self.buf[from..])
-            .map_err(|e| data_error(e, None, at, ""))?;
+        let key: String =
+            serde_json::from_slice(&self.buf[from..]).map_err(|e| data_error(e, None, at, ""))?;
         if self.input.skip_ws_into(Some(&mut self.buf))? != Some(b':') {
             return Err(self.input.unexpected("':'"));
         }
@@ -313,37 +313,20 @@ impl<R: BufRead> Decoder<R> {
     /// jobs (or its error).
     fn decode_object(&mut self, start: Position, prefix: &str) {
         let bytes = &self.buf[..];
-        match serde_json::from_slice::<CopyJob>(bytes) {
-            Ok(job) if is_envelope(&job) => {
-                let result = if job.unknown_members.contains_key("CopyJobs") {
-                    decode_tracked::<ListCopyJobsOutput>(bytes, start, prefix)
-                        .map(|page| page.copy_jobs.unwrap_or_default())
+        match decode_job_fast(bytes) {
+            Ok(mut job) => {
+                if is_envelope(&mut job) {
+                    decode_envelope(bytes, start, prefix, &mut self.pending);
                 } else {
-                    decode_tracked::<DescribeCopyJobOutput>(bytes, start, prefix)
-                        .map(|out| out.copy_job.into_iter().collect())
-                };
-                match result {
-                    Ok(jobs) => self.pending.extend(jobs.into_iter().map(|job| {
-                        Ok(Record {
-                            job,
-                            position: start,
-                        })
-                    })),
-                    Err(e) => self.pending.push_back(Err(e)),
+                    self.pending.push_back(Ok(Record {
+                        job,
+                        position: start,
+                    }));
                 }
             }
-            Ok(job) => self.pending.push_back(Ok(Record {
-                job,
-                position: start,
-            })),
-            Err(_) => {
-                let error = decode_tracked::<CopyJob>(bytes, start, prefix)
-                    .err()
-                    .unwrap_or_else(|| {
-                        DecodeError::syntax(start, "the object decoded only on the second try")
-                    });
-                self.pending.push_back(Err(error));
-            }
+            Err(_) => self
+                .pending
+                .push_back(Err(decode_job_slow(bytes, start, prefix))),
         }
     }
 
@@ -397,27 +380,98 @@ impl<R: BufRead> Iterator for Decoder<R> {
     }
 }
 
-/// A job object with no known member whose only content is `CopyJob` or
-/// `CopyJobs` is an envelope, not a job.
-fn is_envelope(job: &CopyJob) -> bool {
-    let CopyJob {
-        unknown_members, ..
-    } = job;
-    let only_envelope_keys = unknown_members
-        .keys()
-        .all(|k| matches!(k.as_str(), "CopyJob" | "CopyJobs" | "NextToken"));
-    only_envelope_keys
-        && (unknown_members.contains_key("CopyJob") || unknown_members.contains_key("CopyJobs"))
-        && CopyJob {
-            unknown_members: Default::default(),
-            ..job.clone()
+/// An object with no known CopyJob member but a `CopyJobs` or `CopyJob`
+/// member is an envelope (a ListCopyJobs page or a DescribeCopyJob body), not
+/// a job. Its other members (`NextToken`, or members AWS adds to the
+/// envelope) are not part of any job and are dropped, as when a page is
+/// streamed.
+fn is_envelope(job: &mut CopyJob) -> bool {
+    if !(job.unknown_members.contains_key("CopyJobs")
+        || job.unknown_members.contains_key("CopyJob"))
+    {
+        return false;
+    }
+    // Set the unknown members aside to ask whether any known member is present.
+    let unknown = std::mem::take(&mut job.unknown_members);
+    let no_known_member = job.is_empty();
+    job.unknown_members = unknown;
+    no_known_member
+}
+
+/// The members of an envelope, each job left as its own bytes so that one bad
+/// job does not hide the others.
+#[derive(serde::Deserialize)]
+struct Envelope<'a> {
+    #[serde(rename = "CopyJobs", borrow, default)]
+    copy_jobs: Option<Vec<&'a serde_json::value::RawValue>>,
+    #[serde(rename = "CopyJob", borrow, default)]
+    copy_job: Option<&'a serde_json::value::RawValue>,
+}
+
+/// Decodes an envelope that began at `start` and queues each of its jobs (or
+/// each job's error), in the order they appear.
+fn decode_envelope(
+    bytes: &[u8],
+    start: Position,
+    prefix: &str,
+    pending: &mut VecDeque<Result<Record, DecodeError>>,
+) {
+    let envelope = match decode_tracked::<Envelope<'_>>(bytes, start, prefix) {
+        Ok(envelope) => envelope,
+        Err(e) => {
+            pending.push_back(Err(e));
+            return;
         }
-        .is_empty()
+    };
+    let join = |member: &str| {
+        if prefix.is_empty() {
+            member.to_owned()
+        } else {
+            format!("{prefix}.{member}")
+        }
+    };
+    let mut jobs: Vec<(String, &serde_json::value::RawValue)> = Vec::new();
+    for (i, raw) in envelope.copy_jobs.into_iter().flatten().enumerate() {
+        jobs.push((join(&format!("CopyJobs[{i}]")), raw));
+    }
+    if let Some(raw) = envelope.copy_job {
+        jobs.push((join("CopyJob"), raw));
+    }
+    // Members may come in any order; report the jobs in input order.
+    jobs.sort_by_key(|(_, raw)| raw.get().as_ptr() as usize);
+    for (path, raw) in jobs {
+        // The raw value borrows from `bytes`, so its offset there is known.
+        let offset = (raw.get().as_ptr() as usize).saturating_sub(bytes.as_ptr() as usize);
+        let mut position = start;
+        track(&mut position, &bytes[..offset.min(bytes.len())]);
+        let job_bytes = raw.get().as_bytes();
+        pending.push_back(match decode_job_fast(job_bytes) {
+            Ok(job) => Ok(Record { job, position }),
+            Err(_) => Err(decode_job_slow(job_bytes, position, &path)),
+        });
+    }
+}
+
+/// Decodes one job's bytes, without tracking the member path.
+fn decode_job_fast(bytes: &[u8]) -> serde_json::Result<CopyJob> {
+    // Checking the whole object's UTF-8 once is cheaper than serde_json
+    // checking each string on its own, which it skips for a `&str`.
+    match std::str::from_utf8(bytes) {
+        Ok(text) => serde_json::from_str(text),
+        Err(_) => serde_json::from_slice(bytes),
+    }
+}
+
+/// Decodes a job again, after the fast decode failed, to say where and why.
+fn decode_job_slow(bytes: &[u8], start: Position, prefix: &str) -> DecodeError {
+    decode_tracked::<CopyJob>(bytes, start, prefix)
+        .err()
+        .unwrap_or_else(|| DecodeError::syntax(start, "the object decoded only on the second try"))
 }
 
 /// Decodes `bytes` with member-path tracking, mapping positions to the input.
-fn decode_tracked<T: serde::de::DeserializeOwned>(
-    bytes: &[u8],
+fn decode_tracked<'de, T: serde::Deserialize<'de>>(
+    bytes: &'de [u8],
     start: Position,
     prefix: &str,
 ) -> Result<T, DecodeError> {
@@ -451,9 +505,11 @@ fn data_error(
             column: start.column + column.saturating_sub(1),
         }
     } else {
+        // serde_json says column 0 when the error is the newline itself (a raw
+        // line break inside a string); columns here count from 1.
         Position {
             line: start.line + line - 1,
-            column,
+            column: column.max(1),
         }
     };
     let full = error.to_string();
@@ -474,6 +530,22 @@ fn data_error(
         path,
         message,
     }
+}
+
+/// The bytes at which [`Input::scan_value`] must stop and look, inside a
+/// string, between strings, and in a bare value (a number or literal).
+const STOP_IN_STRING: [bool; 256] = stop_table(b"\"\\\n");
+const STOP_IN_STRUCTURE: [bool; 256] = stop_table(b"\"{}[]\n");
+const STOP_IN_BARE: [bool; 256] = stop_table(b" \t\n\r,]}");
+
+const fn stop_table(stops: &[u8]) -> [bool; 256] {
+    let mut table = [false; 256];
+    let mut i = 0;
+    while i < stops.len() {
+        table[stops[i] as usize] = true;
+        i += 1;
+    }
+    table
 }
 
 /// How [`Input::scan_value`] starts.
@@ -549,7 +621,10 @@ impl<R: BufRead> Input<R> {
     }
 
     /// Skips white space (copying it to `capture`) and peeks at the next byte.
-    fn skip_ws_into(&mut self, mut capture: Option<&mut Vec<u8>>) -> Result<Option<u8>, DecodeError> {
+    fn skip_ws_into(
+        &mut self,
+        mut capture: Option<&mut Vec<u8>>,
+    ) -> Result<Option<u8>, DecodeError> {
         loop {
             let buf = match self.reader.fill_buf() {
                 Ok(buf) => buf,
@@ -639,6 +714,25 @@ impl<R: BufRead> Input<R> {
             let mut line_end = None;
             let mut i = 0;
             while i < buf.len() {
+                // Skip the bytes that cannot change the scanner's state (most
+                // of them) with one table lookup each. The byte after a
+                // backslash is always looked at.
+                if !escape {
+                    let stops = if bare {
+                        &STOP_IN_BARE
+                    } else if in_string {
+                        &STOP_IN_STRING
+                    } else {
+                        &STOP_IN_STRUCTURE
+                    };
+                    match buf[i..].iter().position(|&b| stops[usize::from(b)]) {
+                        Some(n) => i += n,
+                        None => {
+                            i = buf.len();
+                            break;
+                        }
+                    }
+                }
                 let b = buf[i];
                 if b == b'\n' && !bare {
                     // Stop at each line end to look at the next line's first byte.
@@ -681,12 +775,20 @@ impl<R: BufRead> Input<R> {
                 }
                 i += 1;
             }
+            // The bytes taken hold no line break but the one that ended the
+            // line, if any (a bare value stops before a line break), so the
+            // position moves without looking at them again.
             let mut before_newline = self.position;
             if let Some(at) = line_end {
-                track(&mut before_newline, &buf[..at]);
+                before_newline.column += at as u64;
             }
             out.extend_from_slice(&buf[..i]);
-            track(&mut self.position, &buf[..i]);
+            if line_end.is_some() {
+                self.position.line += 1;
+                self.position.column = 1;
+            } else {
+                self.position.column += i as u64;
+            }
             self.reader.consume(i);
             if done {
                 return Ok(());

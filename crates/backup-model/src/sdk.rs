@@ -55,7 +55,8 @@ impl From<&sdk::Lifecycle> for Lifecycle {
                 .delete_after_event()
                 .map(|e| LifecycleDeleteAfterEvent::from(e.as_str())),
             move_to_cold_storage_after_days: l.move_to_cold_storage_after_days(),
-            opt_in_to_archive_for_supported_resources: l.opt_in_to_archive_for_supported_resources(),
+            opt_in_to_archive_for_supported_resources: l
+                .opt_in_to_archive_for_supported_resources(),
             unknown_members: Default::default(),
         }
     }

@@ -132,7 +132,10 @@ impl Timestamp {
     /// ends of the range.
     pub fn add_millis(self, millis: i64) -> Self {
         Timestamp {
-            millis: self.millis.saturating_add(millis).clamp(MIN_MILLIS, MAX_MILLIS),
+            millis: self
+                .millis
+                .saturating_add(millis)
+                .clamp(MIN_MILLIS, MAX_MILLIS),
         }
     }
 
@@ -363,7 +366,10 @@ fn parse_iso8601(text: &str) -> Option<Timestamp> {
         return None;
     }
     let day = c.number(2)?;
-    if year == 0 || !(1..=12).contains(&month) || day == 0 || day > days_in_month(year.into(), month)
+    if year == 0
+        || !(1..=12).contains(&month)
+        || day == 0
+        || day > days_in_month(year.into(), month)
     {
         return None;
     }

@@ -22,6 +22,34 @@ pub type UnknownMembers = BTreeMap<String, serde_json::Value>;
 /// Counts of a composite job's children by state.
 pub type ChildJobsInState = BTreeMap<CopyJobState, i64>;
 
+/// Writes a JSON value with the members of every object in name order.
+///
+/// `serde_json::Map` keeps insertion order when any crate in the build turns on
+/// serde_json's `preserve_order` feature (the AWS SDK's HTTP client does), and
+/// sorts otherwise. Sorting here keeps the canonical encoding of an unknown
+/// member the same in every build, and the same for two inputs that differ
+/// only in the order of a nested object's members.
+struct Canonical<'a>(&'a serde_json::Value);
+
+impl Serialize for Canonical<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self.0 {
+            serde_json::Value::Object(members) => {
+                let mut sorted: Vec<(&String, &serde_json::Value)> = members.iter().collect();
+                // Names in a map are unique, so an unstable sort is deterministic.
+                sorted.sort_unstable_by(|a, b| a.0.cmp(b.0));
+                let mut map = serializer.serialize_map(Some(sorted.len()))?;
+                for (key, value) in sorted {
+                    map.serialize_entry(key, &Canonical(value))?;
+                }
+                map.end()
+            }
+            serde_json::Value::Array(items) => serializer.collect_seq(items.iter().map(Canonical)),
+            other => other.serialize(serializer),
+        }
+    }
+}
+
 macro_rules! api_struct {
     (
         $(#[$meta:meta])*
@@ -61,7 +89,7 @@ macro_rules! api_struct {
                     }
                 )*
                 for (key, value) in &self.unknown_members {
-                    map.serialize_entry(key, value)?;
+                    map.serialize_entry(key, &Canonical(value))?;
                 }
                 map.end()
             }

@@ -1,0 +1,343 @@
+//! How fast `Store::write_batch` stores jobs, next to `psql \copy` of the same
+//! rows into the same tables.
+//!
+//! ```text
+//! cargo bench -p backup-ingest --bench store
+//! BENCH_JOBS=100000 BENCH_BATCH=2000 BENCH_INDEX_COSTS=1 cargo bench -p backup-ingest --bench store
+//! BENCH_DATABASE_URL=postgres://user:pw@host/postgres cargo bench ...   # an existing server
+//! ```
+//!
+//! It prints figures; it asserts nothing about time. Passes:
+//! 1. every job new (the first ingest of an account);
+//! 2. every job seen again, unchanged (a routine re-list);
+//! 3. every job changed (state moved on);
+//! 4. the baseline: the rows pass 1 wrote, exported, then loaded with
+//!    `psql \copy` into empty `copy_jobs` and `copy_job_snapshots`;
+//! 5. (BENCH_INDEX_COSTS=1) what each report index adds to a `\copy` of
+//!    `copy_jobs`.
+
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use backup_ingest::{BatchOutcome, ConnectOptions, Observation, Store};
+use backup_model::{CopyJob, CopyJobState, Lifecycle, RecoveryPointCreator, Timestamp};
+
+const ACCOUNTS: [&str; 4] = ["111122223333", "222233334444", "333344445555", "444455556666"];
+const REGIONS: [&str; 3] = ["eu-west-1", "us-east-1", "ap-southeast-2"];
+
+fn env_usize(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+/// A realistic job (about 1.5 KB of JSON): long ARNs, a backup plan, a
+/// lifecycle, sometimes a failure message.
+fn synthetic_job(i: usize, state: CopyJobState) -> (String, String, CopyJob) {
+    let account = ACCOUNTS[i % ACCOUNTS.len()];
+    let region = REGIONS[(i / ACCOUNTS.len()) % REGIONS.len()];
+    let dest_region = if region == "eu-west-1" { "eu-central-1" } else { "us-west-2" };
+    let dest_account = "999988887777";
+    let created = Timestamp::from_millis(1_767_225_600_000 + (i as i64) * 25_913).unwrap();
+    let uuid = |salt: usize| {
+        let x = (i as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ (salt as u64).wrapping_mul(0xC2B2_AE3D_27D4_EB4F);
+        format!(
+            "{:08x}-{:04x}-4{:03x}-a{:03x}-{:012x}",
+            x >> 32,
+            (x >> 16) & 0xffff,
+            x & 0xfff,
+            (x >> 20) & 0xfff,
+            x & 0xffff_ffff_ffff
+        )
+    };
+    let resource_kind = i % 3;
+    let (resource_arn, resource_type, recovery_point) = match resource_kind {
+        0 => (
+            format!("arn:aws:ec2:{region}:{account}:instance/i-0{:016x}", i * 7919),
+            "EC2",
+            format!("arn:aws:ec2:{region}::image/ami-0{:016x}", i * 104_729),
+        ),
+        1 => (
+            format!("arn:aws:rds:{region}:{account}:db:orders-db-{:05}", i % 20_000),
+            "RDS",
+            format!("arn:aws:rds:{region}:{account}:snapshot:awsbackup:job-{}", uuid(1)),
+        ),
+        _ => (
+            format!("arn:aws:ec2:{region}:{account}:volume/vol-0{:016x}", i * 6173),
+            "EBS",
+            format!("arn:aws:ec2:{region}::snapshot/snap-0{:016x}", i * 3571),
+        ),
+    };
+    let failed = state == CopyJobState::Failed;
+    let job = CopyJob {
+        account_id: Some(account.to_owned()),
+        backup_size_in_bytes: Some(((i as i64) * 7_340_033) % 900_000_000_000),
+        completion_date: (!state.is_open()).then(|| created.add_millis(600_000 + (i as i64 % 3_600) * 1000)),
+        copy_job_id: Some(uuid(0)),
+        created_by: Some(RecoveryPointCreator {
+            backup_plan_arn: Some(format!(
+                "arn:aws:backup:{region}:{account}:backup-plan:{}",
+                uuid(2 + i % 5)
+            )),
+            backup_plan_id: Some(uuid(2 + i % 5)),
+            backup_plan_name: Some(format!("daily-35d-retention-with-dr-copy-{}", i % 5)),
+            backup_plan_version: Some(
+                "NjQ5ZTk2ZjEtYmQyOS00MWI0LTg2YmItZjYxNjU0ZWY5ZGE4LWQ5NWM0YzUxLTk4ZTktNGQ4My05ZWFh"
+                    .to_owned(),
+            ),
+            backup_rule_cron: Some("cron(0 5 ? * * *)".to_owned()),
+            backup_rule_id: Some(uuid(10 + i % 5)),
+            backup_rule_name: Some("daily-copy-to-dr-region".to_owned()),
+            backup_rule_timezone: Some("Etc/UTC".to_owned()),
+            ..Default::default()
+        }),
+        created_by_backup_job_id: Some(uuid(20)),
+        creation_date: Some(created),
+        destination_backup_vault_arn: Some(format!(
+            "arn:aws:backup:{dest_region}:{dest_account}:backup-vault:disaster-recovery-vault-{}",
+            i % 4
+        )),
+        destination_encryption_key_arn: Some(format!(
+            "arn:aws:kms:{dest_region}:{dest_account}:key/{}",
+            uuid(30 + i % 4)
+        )),
+        destination_recovery_point_arn: (!state.is_open()).then(|| {
+            format!("arn:aws:ec2:{dest_region}::snapshot/snap-0{:016x}", i * 7_907)
+        }),
+        destination_recovery_point_lifecycle: Some(Lifecycle {
+            delete_after_days: Some(35),
+            move_to_cold_storage_after_days: None,
+            opt_in_to_archive_for_supported_resources: Some(false),
+            ..Default::default()
+        }),
+        destination_vault_type: Some("BACKUP_VAULT".to_owned()),
+        iam_role_arn: Some(format!(
+            "arn:aws:iam::{account}:role/service-role/AWSBackupDefaultServiceRole"
+        )),
+        is_parent: Some(false),
+        message_category: Some(if failed { "ACCESS_DENIED" } else { "SUCCESS" }.to_owned()),
+        number_of_child_jobs: Some(0),
+        resource_arn: Some(resource_arn),
+        resource_name: Some(format!("prod-{}-{:05}", resource_type.to_lowercase(), i % 20_000)),
+        resource_type: Some(resource_type.to_owned()),
+        source_backup_vault_arn: Some(format!(
+            "arn:aws:backup:{region}:{account}:backup-vault:Default"
+        )),
+        source_recovery_point_arn: Some(recovery_point),
+        state: Some(state),
+        status_message: failed.then(|| {
+            "Access denied to the destination vault: the vault access policy does not allow \
+             backup:CopyIntoBackupVault for the role. Check the policy.\tCode: 403\n"
+                .to_owned()
+        }),
+        ..Default::default()
+    };
+    (account.to_owned(), region.to_owned(), job)
+}
+
+fn observations(n: usize, at: Timestamp, state: impl Fn(usize) -> CopyJobState) -> Vec<Observation> {
+    (0..n)
+        .map(|i| {
+            let (account_id, region, job) = synthetic_job(i, state(i));
+            Observation {
+                account_id,
+                region,
+                observed_at: at,
+                job,
+            }
+        })
+        .collect()
+}
+
+async fn write_all(store: &Store, obs: &[Observation], batch: usize) -> (BatchOutcome, Duration) {
+    let started = Instant::now();
+    let mut total = BatchOutcome::default();
+    for chunk in obs.chunks(batch) {
+        total += store.write_batch(1, chunk).await.expect("batch written");
+    }
+    (total, started.elapsed())
+}
+
+fn peak_rss_mib() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("VmHWM:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+        })
+        .map_or(0.0, |kb| kb / 1024.0)
+}
+
+fn report(label: &str, jobs: usize, elapsed: Duration) {
+    let secs = elapsed.as_secs_f64();
+    println!(
+        "{label:<46} {jobs:>7} jobs  {secs:>7.3} s  {:>9.0} jobs/s",
+        jobs as f64 / secs
+    );
+}
+
+/// Runs `psql URL -c SQL`, timing it.
+fn psql(url: &str, sql: &str) -> Duration {
+    let started = Instant::now();
+    let output = Command::new("psql")
+        .args(["-X", "-q", "-v", "ON_ERROR_STOP=1", url, "-c", sql])
+        .output()
+        .expect("psql runs");
+    assert!(
+        output.status.success(),
+        "psql failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    started.elapsed()
+}
+
+/// `url` with its database replaced by `db`.
+fn with_database(url: &str, db: &str) -> String {
+    let (head, query) = match url.split_once('?') {
+        Some((h, q)) => (h, Some(q)),
+        None => (url, None),
+    };
+    let scheme_end = head.find("://").map_or(0, |i| i + 3);
+    let base = match head[scheme_end..].find('/') {
+        Some(i) => &head[..scheme_end + i],
+        None => head,
+    };
+    match query {
+        Some(q) => format!("{base}/{db}?{q}"),
+        None => format!("{base}/{db}"),
+    }
+}
+
+async fn fresh_database(admin: &Store, url: &str, name: &str) -> Store {
+    // Names are constants of this program, not input.
+    sqlx::raw_sql(&format!("DROP DATABASE IF EXISTS {name}"))
+        .execute(admin.pool())
+        .await
+        .unwrap();
+    sqlx::raw_sql(&format!("CREATE DATABASE {name}"))
+        .execute(admin.pool())
+        .await
+        .unwrap();
+    let store = Store::connect(&with_database(url, name), ConnectOptions::default())
+        .await
+        .unwrap();
+    store.migrate().await.unwrap();
+    store
+}
+
+#[tokio::main]
+async fn main() {
+    let jobs = env_usize("BENCH_JOBS", 100_000);
+    let batch = env_usize("BENCH_BATCH", 2_000);
+    let server = match std::env::var("BENCH_DATABASE_URL") {
+        Ok(_) => None,
+        Err(_) => Some(pg_throwaway::TempPostgres::start().expect("throwaway PostgreSQL starts")),
+    };
+    let url = match (&server, std::env::var("BENCH_DATABASE_URL")) {
+        (_, Ok(url)) => url,
+        (Some(server), _) => server.url(),
+        (None, Err(_)) => unreachable!(),
+    };
+    let admin = Store::connect(&url, ConnectOptions::default()).await.unwrap();
+
+    let started = Instant::now();
+    let first = observations(jobs, Timestamp::parse_rfc3339("2026-02-01T00:00:00Z").unwrap(), |i| {
+        if i % 10 == 0 { CopyJobState::Running } else { CopyJobState::Completed }
+    });
+    let json_bytes: usize = first.iter().map(|o| o.job.to_json_string().len()).sum();
+    println!(
+        "built {jobs} jobs in {:.2} s, {:.0} bytes of JSON each on average; batches of {batch}",
+        started.elapsed().as_secs_f64(),
+        json_bytes as f64 / jobs as f64
+    );
+
+    let store = fresh_database(&admin, &url, "bench_store").await;
+    let (outcome, elapsed) = write_all(&store, &first, batch).await;
+    assert_eq!(outcome.new as usize, jobs, "{:?}", outcome.rejected.first());
+    report("write_batch, all new", jobs, elapsed);
+
+    // The baseline: the same rows, loaded by psql.
+    let dir = std::env::temp_dir().join(format!("backup-ingest-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let current_file = dir.join("copy_jobs.tsv");
+    let history_file = dir.join("copy_job_snapshots.tsv");
+    let store_url = with_database(&url, "bench_store");
+    psql(&store_url, &format!("\\copy copy_jobs TO '{}'", current_file.display()));
+    psql(&store_url, &format!("\\copy copy_job_snapshots TO '{}'", history_file.display()));
+
+    let later = Timestamp::parse_rfc3339("2026-02-02T00:00:00Z").unwrap();
+    let again: Vec<Observation> = first
+        .iter()
+        .map(|o| Observation { observed_at: later, ..o.clone() })
+        .collect();
+    let (outcome, elapsed) = write_all(&store, &again, batch).await;
+    assert_eq!(outcome.unchanged as usize, jobs);
+    report("write_batch, all seen again unchanged", jobs, elapsed);
+
+    let changed = observations(jobs, Timestamp::parse_rfc3339("2026-02-03T00:00:00Z").unwrap(), |i| {
+        if i % 10 == 0 { CopyJobState::Completed } else { CopyJobState::Failed }
+    });
+    let (outcome, elapsed) = write_all(&store, &changed, batch).await;
+    assert_eq!(outcome.changed as usize, jobs);
+    report("write_batch, all changed", jobs, elapsed);
+    drop(again);
+    drop(changed);
+
+    let baseline = fresh_database(&admin, &url, "bench_baseline").await;
+    let baseline_url = with_database(&url, "bench_baseline");
+    let current = psql(&baseline_url, &format!("\\copy copy_jobs FROM '{}'", current_file.display()));
+    let history = psql(
+        &baseline_url,
+        &format!("\\copy copy_job_snapshots FROM '{}'", history_file.display()),
+    );
+    report("psql \\copy into copy_jobs (6 indexes)", jobs, current);
+    report("psql \\copy into copy_job_snapshots (pkey)", jobs, history);
+    report("psql \\copy, both tables", jobs, current + history);
+    baseline.close().await;
+
+    if std::env::var_os("BENCH_INDEX_COSTS").is_some() {
+        println!("\nwhat each index of copy_jobs adds to a \\copy of {jobs} rows:");
+        let indexes = [
+            ("none but the primary key", ""),
+            ("creation_date", "CREATE INDEX ON t (creation_date)"),
+            ("(account_id, region, creation_date)", "CREATE INDEX ON t (account_id, region, creation_date)"),
+            ("(state, creation_date)", "CREATE INDEX ON t (state, creation_date)"),
+            (
+                "(destination_backup_vault_arn, creation_date)",
+                "CREATE INDEX ON t (destination_backup_vault_arn, creation_date)",
+            ),
+            ("(resource_arn, completion_date)", "CREATE INDEX ON t (resource_arn, completion_date)"),
+        ];
+        let mut base = 0.0;
+        for (label, index) in indexes {
+            let mut best = f64::MAX;
+            for _ in 0..2 {
+                psql(
+                    &baseline_url,
+                    "DROP TABLE IF EXISTS t; \
+                     CREATE TABLE t (LIKE copy_jobs INCLUDING DEFAULTS INCLUDING CONSTRAINTS); \
+                     ALTER TABLE t ADD PRIMARY KEY (account_id, region, copy_job_id)",
+                );
+                if !index.is_empty() {
+                    psql(&baseline_url, index);
+                }
+                let took = psql(&baseline_url, &format!("\\copy t FROM '{}'", current_file.display()));
+                best = best.min(took.as_secs_f64());
+            }
+            if index.is_empty() {
+                base = best;
+                println!("  {label:<48} {best:>6.3} s");
+            } else {
+                println!("  {label:<48} {best:>6.3} s  (+{:.3} s)", best - base);
+            }
+        }
+        psql(&baseline_url, "DROP TABLE t");
+    }
+
+    let _ = std::fs::remove_dir_all(&dir);
+    store.close().await;
+    admin.close().await;
+    println!("peak RSS of this process: {:.0} MiB", peak_rss_mib());
+}

@@ -1,0 +1,324 @@
+//! `migrate` and `ingest` end to end, and the faults they must survive: each
+//! test checks the database against the exact truth the emulator serves.
+
+use std::time::{Duration, Instant};
+
+use backup_emulator::{Faults, Malformed};
+use pg_throwaway::TempPostgres;
+use serde_json::Value;
+
+use crate::support::*;
+
+fn summary(out: &std::process::Output) -> Value {
+    let text = stderr(out);
+    let line = text
+        .lines()
+        .rev()
+        .find(|l| l.starts_with('{'))
+        .unwrap_or_else(|| panic!("no JSON summary in: {text}"));
+    serde_json::from_str(line).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn migrate_twice_is_a_no_op_and_ingest_refuses_an_unmigrated_database() {
+    let url = database();
+    let emu = emulator(10, &["us-east-1"], Faults::default()).await;
+    let out = run(&mut ingest_cmd(&url, &emu, &["us-east-1"])).await;
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("backup-audit migrate"), "{}", stderr(&out));
+
+    migrate(&url).await;
+    let again = run(binary().args(["migrate", "--database-url", &url])).await;
+    assert!(again.status.success());
+    assert!(stderr(&again).contains("nothing to apply"), "{}", stderr(&again));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn first_run_then_incremental_runs_are_exact_with_history() {
+    let regions = ["us-east-1", "eu-west-1"];
+    let url = database();
+    migrate(&url).await;
+    let emu = emulator(400, &regions, Faults::default()).await;
+    let pool = connect(&url).await;
+
+    let out = run(ingest_cmd(&url, &emu, &regions).args(["--summary", "json"])).await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    let first = summary(&out);
+    assert_eq!(first["targets"], 2);
+    assert_eq!(first["failed"], Value::Array(vec![]));
+    for region in regions {
+        assert_exact(&pool, &emu, region).await;
+    }
+    let jobs = count(&pool, "SELECT count(*) FROM copy_jobs").await;
+    assert_eq!(first["jobs_new"].as_i64(), Some(jobs));
+    assert_eq!(count(&pool, "SELECT count(*) FROM copy_job_snapshots").await, jobs);
+
+    // Nothing moved: a rerun adds no history.
+    let out = run(ingest_cmd(&url, &emu, &regions).args(["--summary", "json"])).await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    let rerun = summary(&out);
+    assert_eq!(rerun["jobs_new"], 0);
+    assert_eq!(rerun["jobs_changed"], 0);
+    assert_eq!(count(&pool, "SELECT count(*) FROM copy_job_snapshots").await, jobs);
+
+    // Three hours later, open jobs have finished and new ones started.
+    emu.advance_clock(Duration::from_secs(3 * 3600));
+    let calls_before = emu.stats().list_calls;
+    let out = run(ingest_cmd(&url, &emu, &regions).args(["--summary", "json"])).await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    let incremental = summary(&out);
+    assert!(incremental["jobs_changed"].as_i64().unwrap() > 0, "{incremental}");
+    assert!(incremental["jobs_new"].as_i64().unwrap() > 0, "{incremental}");
+    for region in regions {
+        assert_exact(&pool, &emu, region).await;
+    }
+    assert_no_duplicate_history(&pool).await;
+    // Incremental: a handful of filtered listings per target, not a full re-read.
+    let calls = emu.stats().list_calls - calls_before;
+    assert!(calls <= 2 * 6, "{calls} ListCopyJobs calls");
+    let runs = count(&pool, "SELECT count(*) FROM ingest_runs WHERE status = 'succeeded'").await;
+    assert_eq!(runs, 6);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn two_overlapping_runs_take_turns_and_both_succeed() {
+    let url = database();
+    migrate(&url).await;
+    let emu = emulator(
+        1500,
+        &["us-east-1"],
+        Faults {
+            latency: Duration::from_millis(20),
+            ..Faults::default()
+        },
+    )
+    .await;
+    let mut a = ingest_cmd(&url, &emu, &["us-east-1"]);
+    a.args(["--max-results", "100"]);
+    let mut b = ingest_cmd(&url, &emu, &["us-east-1"]);
+    b.args(["--max-results", "100"]);
+    let (out_a, out_b) = tokio::join!(run(&mut a), run(&mut b));
+    assert!(out_a.status.success(), "{}", stderr(&out_a));
+    assert!(out_b.status.success(), "{}", stderr(&out_b));
+    let pool = connect(&url).await;
+    assert_exact(&pool, &emu, "us-east-1").await;
+    let jobs = count(&pool, "SELECT count(*) FROM copy_jobs").await;
+    assert_eq!(count(&pool, "SELECT count(*) FROM copy_job_snapshots").await, jobs);
+    assert_no_duplicate_history(&pool).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_throttling_storm_and_503s_still_give_exact_contents() {
+    let url = database();
+    migrate(&url).await;
+    let emu = emulator(
+        600,
+        &["us-east-1", "eu-west-1"],
+        Faults {
+            throttle_rate: 0.5,
+            error_rate: 0.1,
+            ..Faults::default()
+        },
+    )
+    .await;
+    let out = run(ingest_cmd(&url, &emu, &["us-east-1", "eu-west-1"]).args([
+        "--max-results",
+        "50",
+        "--max-attempts",
+        "10",
+        "--summary",
+        "json",
+    ]))
+    .await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    let s = summary(&out);
+    assert!(s["retries"].as_i64().unwrap() > 0, "{s}");
+    let pool = connect(&url).await;
+    assert_exact(&pool, &emu, "us-east-1").await;
+    assert_exact(&pool, &emu, "eu-west-1").await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn malformed_responses_fail_their_target_only_and_commit_nothing_from_it() {
+    for malformed in [Malformed::Truncated, Malformed::WrongType, Malformed::Html] {
+        let url = database();
+        migrate(&url).await;
+        let emu = emulator(
+            200,
+            &["us-east-1", "eu-west-1"],
+            Faults {
+                malformed: Some(malformed),
+                malformed_regions: vec!["eu-west-1".into()],
+                ..Faults::default()
+            },
+        )
+        .await;
+        let out = run(ingest_cmd(&url, &emu, &["us-east-1", "eu-west-1"]).args(["--max-attempts", "2"])).await;
+        assert_eq!(out.status.code(), Some(1), "{malformed:?}: {}", stderr(&out));
+        let err = stderr(&out);
+        assert!(err.contains("eu-west-1"), "{malformed:?}: {err}");
+        let pool = connect(&url).await;
+        assert_exact(&pool, &emu, "us-east-1").await;
+        assert_eq!(
+            count(&pool, "SELECT count(*) FROM copy_jobs WHERE region = 'eu-west-1'").await,
+            0,
+            "{malformed:?}"
+        );
+        assert_eq!(
+            count(&pool, "SELECT count(*) FROM ingest_runs WHERE region = 'eu-west-1' AND status = 'failed' AND error IS NOT NULL").await,
+            1
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_killed_run_is_completed_exactly_by_the_next() {
+    let url = database();
+    migrate(&url).await;
+    let emu = emulator(
+        3000,
+        &["us-east-1"],
+        Faults {
+            latency: Duration::from_millis(30),
+            ..Faults::default()
+        },
+    )
+    .await;
+    let pool = connect(&url).await;
+    let mut child = ingest_cmd(&url, &emu, &["us-east-1"])
+        .args(["--max-results", "100", "--batch-size", "100"])
+        .spawn()
+        .unwrap();
+    // Kill it once some batches are committed, mid-run.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let n = count(&pool, "SELECT count(*) FROM copy_jobs").await;
+        if n >= 300 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the run never committed");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    child.start_kill().unwrap(); // SIGKILL
+    child.wait().await.unwrap();
+    let partial = count(&pool, "SELECT count(*) FROM copy_jobs").await;
+    let total = truth(&emu, "us-east-1").len() as i64;
+    assert!(partial < total, "killed before the end ({partial} of {total})");
+    assert_eq!(
+        count(&pool, "SELECT count(*) FROM ingest_checkpoints").await,
+        0,
+        "no checkpoint from an unfinished run"
+    );
+
+    let out = run(&mut ingest_cmd(&url, &emu, &["us-east-1"])).await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_exact(&pool, &emu, "us-east-1").await;
+    assert_eq!(count(&pool, "SELECT count(*) FROM copy_job_snapshots").await, total);
+    assert_no_duplicate_history(&pool).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_database_stopped_mid_run_fails_in_time_and_a_rerun_is_exact() {
+    // Its own server: stopping the shared one would break the other tests.
+    let mut pg = TempPostgres::start().unwrap();
+    let url = pg.create_database("stopped").unwrap();
+    migrate(&url).await;
+    let emu = emulator(
+        3000,
+        &["us-east-1"],
+        Faults {
+            latency: Duration::from_millis(30),
+            ..Faults::default()
+        },
+    )
+    .await;
+    let mut child = {
+        let pool = connect(&url).await;
+        let child = ingest_cmd(&url, &emu, &["us-east-1"])
+            .args(["--max-results", "100", "--batch-size", "100"])
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while count(&pool, "SELECT count(*) FROM copy_jobs").await < 200 {
+            assert!(Instant::now() < deadline, "the run never committed");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        pool.close().await;
+        child
+    };
+    let stopped_at = Instant::now();
+    pg.stop().unwrap();
+    let status = tokio::time::timeout(Duration::from_secs(90), child.wait())
+        .await
+        .expect("ingest ends in bounded time")
+        .unwrap();
+    assert!(!status.success());
+    let mut err = String::new();
+    tokio::io::AsyncReadExt::read_to_string(&mut child.stderr.take().unwrap(), &mut err)
+        .await
+        .unwrap();
+    assert!(stopped_at.elapsed() < Duration::from_secs(60), "{:?}", stopped_at.elapsed());
+    assert!(err.to_lowercase().contains("database") || err.contains("connection"), "{err}");
+    assert!(!err.contains(pg.password()), "the password leaked: {err}");
+
+    pg.start_again().unwrap();
+    let out = run(&mut ingest_cmd(&url, &emu, &["us-east-1"])).await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    let pool = connect(&url).await;
+    assert_exact(&pool, &emu, "us-east-1").await;
+    let total = truth(&emu, "us-east-1").len() as i64;
+    assert_eq!(count(&pool, "SELECT count(*) FROM copy_job_snapshots").await, total);
+    assert_no_duplicate_history(&pool).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_wrong_password_is_a_clear_error_without_the_password() {
+    let url = database();
+    let wrong = url.replace(postgres().password(), "Wr0ngPassw0rd-xyz");
+    assert_ne!(wrong, url);
+    let emu = emulator(5, &["us-east-1"], Faults::default()).await;
+    let endpoint = emu.endpoint_url();
+    for args in [
+        vec!["migrate"],
+        vec!["ingest", "--region", "us-east-1", "--endpoint-url", &endpoint],
+    ] {
+        let out = run(binary().args(&args).env("DATABASE_URL", &wrong)).await;
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let err = stderr(&out);
+        assert!(err.contains("password") || err.contains("authentication"), "{err}");
+        assert!(!err.contains("Wr0ngPassw0rd-xyz"), "{err}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn dead_and_hung_endpoints_fail_their_targets_in_time() {
+    let url = database();
+    migrate(&url).await;
+    let dead = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap()
+    };
+    let hung = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let hung_addr = hung.local_addr().unwrap();
+    let holder = tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((s, _)) = hung.accept().await {
+            held.push(s);
+        }
+    });
+    for addr in [dead, hung_addr] {
+        let started = Instant::now();
+        let out = run(binary()
+            .args(["ingest", "--region", "us-east-1", "--account", ACCOUNT])
+            .args(["--attempt-timeout", "3", "--operation-timeout", "8"])
+            .arg("--endpoint-url")
+            .arg(format!("http://{addr}"))
+            .env("DATABASE_URL", &url))
+        .await;
+        assert!(started.elapsed() < Duration::from_secs(60));
+        assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+        assert!(stderr(&out).contains("us-east-1"), "{}", stderr(&out));
+    }
+    holder.abort();
+}
