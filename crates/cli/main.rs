@@ -10,8 +10,11 @@ mod args;
 mod decode;
 mod emulate;
 mod fetch;
+mod html;
+mod import;
 mod ingest;
 mod output;
+mod report;
 
 use std::process::ExitCode;
 
@@ -53,6 +56,12 @@ enum Command {
     Ingest(ingest::IngestArgs),
     /// Run a local AWS Backup endpoint with synthetic or fixture copy jobs.
     Emulate(emulate::EmulateArgs),
+    /// Load copy jobs from files (AWS CLI output, API bodies, Audit Manager
+    /// copy job reports) into the database, with history, as `ingest` does.
+    Import(import::ImportArgs),
+    /// Answer the auditor's questions: summary, failures, daily, durations,
+    /// vaults, stale resources, or an HTML page of charts.
+    Report(report::ReportArgs),
 }
 
 /// How a command that ran ended.
@@ -100,6 +109,8 @@ async fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Migrate(args) => ingest::migrate(&args).await,
         Command::Ingest(args) => ingest::ingest(&args, &progress).await,
         Command::Emulate(args) => emulate::run(&args).await,
+        Command::Import(args) => import::run(&args, &progress).await,
+        Command::Report(args) => report::run(&args).await,
     }
 }
 

@@ -4,4 +4,6 @@
 
 mod cli;
 mod ingest;
+mod report;
+mod security;
 mod support;

@@ -20,6 +20,7 @@ pub mod report;
 mod rows;
 mod runs;
 mod store;
+mod write;
 
 pub use error::{redact, redact_url, StoreError};
 pub use lock::{target_lock_key, TargetLock};

@@ -499,10 +499,7 @@ pub async fn summary(store: &Store, filter: &ReportFilter) -> Result<Vec<Summary
 }
 
 /// Every FAILED or PARTIAL job, parents included, oldest first.
-pub async fn failures(
-    store: &Store,
-    filter: &ReportFilter,
-) -> Result<Vec<FailureRow>, StoreError> {
+pub async fn failures(store: &Store, filter: &ReportFilter) -> Result<Vec<FailureRow>, StoreError> {
     let context = "reading the failures report";
     let sql = format!(
         "SELECT copy_job_id, account_id, region, state, message_category, status_message,
@@ -852,7 +849,8 @@ mod tests {
         assert_eq!(row.cells().len(), R::COLUMNS.len());
         for name in R::COLUMNS {
             assert!(
-                name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_'),
+                name.bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_'),
                 "{name} is not snake_case"
             );
         }

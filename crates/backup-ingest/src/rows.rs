@@ -25,76 +25,22 @@ message_category, number_of_child_jobs, parent_job_id, resource_arn, resource_na
 resource_type, source_backup_vault_arn, source_recovery_point_arn, state, status_message, \
 unknown_members, created_by_unknown, lifecycle_unknown, content_hash";
 
-/// The staging table, one per connection. Rows vanish at commit; it holds one
-/// batch at a time.
-pub(crate) const CREATE_STAGE: &str = "CREATE TEMP TABLE IF NOT EXISTS copy_job_stage (
-    account_id text NOT NULL,
-    region text NOT NULL,
-    copy_job_id text NOT NULL,
-    account_id_in_job boolean NOT NULL,
-    backup_size_in_bytes bigint,
-    child_jobs_in_state jsonb,
-    completion_date timestamptz,
-    composite_member_identifier text,
-    created_by_backup_plan_arn text,
-    created_by_backup_plan_id text,
-    created_by_backup_plan_name text,
-    created_by_backup_plan_version text,
-    created_by_backup_rule_cron text,
-    created_by_backup_rule_id text,
-    created_by_backup_rule_name text,
-    created_by_backup_rule_timezone text,
-    created_by_backup_job_id text,
-    creation_date timestamptz,
-    destination_backup_vault_arn text,
-    destination_encryption_key_arn text,
-    destination_recovery_point_arn text,
-    lifecycle_delete_after_days bigint,
-    lifecycle_delete_after_event text,
-    lifecycle_move_to_cold_storage_after_days bigint,
-    lifecycle_opt_in_to_archive_for_supported_resources boolean,
-    destination_vault_lock_state text,
-    destination_vault_type text,
-    iam_role_arn text,
-    is_parent boolean,
-    message_category text,
-    number_of_child_jobs bigint,
-    parent_job_id text,
-    resource_arn text,
-    resource_name text,
-    resource_type text,
-    source_backup_vault_arn text,
-    source_recovery_point_arn text,
-    state text,
-    status_message text,
-    unknown_members jsonb,
-    created_by_unknown jsonb,
-    lifecycle_unknown jsonb,
-    content_hash bytea NOT NULL,
-    observed_at timestamptz NOT NULL
-) ON COMMIT DELETE ROWS";
-
-/// The classification of each staged observation against the stored state,
-/// one per connection like the staging table.
-pub(crate) const CREATE_PLAN: &str = "CREATE TEMP TABLE IF NOT EXISTS copy_job_plan (
-    account_id text NOT NULL,
-    region text NOT NULL,
-    copy_job_id text NOT NULL,
-    class \"char\" NOT NULL,
-    same_as_current boolean,
-    observed_at timestamptz NOT NULL,
-    cur_observed_at timestamptz,
-    cur_valid_from timestamptz,
-    at_valid_from timestamptz,
-    next_valid_from timestamptz,
-    next_is_current boolean
-) ON COMMIT DELETE ROWS";
-
-/// The `COPY` statement that fills the staging table from [`StageEncoder`]'s output.
-pub(crate) fn copy_stage_statement() -> String {
+/// The `COPY` of current rows: key, content, then bookkeeping in the order
+/// [`push_current_tail`] writes it.
+pub(crate) fn copy_current_statement() -> String {
     format!(
-        "COPY copy_job_stage (account_id, region, copy_job_id, {MEMBER_COLUMNS}, observed_at) \
+        "COPY copy_jobs (account_id, region, copy_job_id, {MEMBER_COLUMNS}, \
+         observed_at, first_seen_at, last_seen_at, last_changed_at, versions) \
          FROM STDIN (FORMAT text)"
+    )
+}
+
+/// The `COPY` of history rows: key, content, then the interval and run in the
+/// order [`push_history_tail`] writes it.
+pub(crate) fn copy_history_statement() -> String {
+    format!(
+        "COPY copy_job_snapshots (account_id, region, copy_job_id, {MEMBER_COLUMNS}, \
+         valid_from, valid_to, run_id) FROM STDIN (FORMAT text)"
     )
 }
 
@@ -130,54 +76,123 @@ pub fn content_hash(job: &CopyJob) -> [u8; 16] {
     xxhash_rust::xxh3::xxh3_128(&json).to_be_bytes()
 }
 
+/// Writes the canonical JSON of `job` into `scratch` and returns its hash, or
+/// `None` when it holds a NUL character somewhere (PostgreSQL text and jsonb
+/// cannot store one).
+pub(crate) fn hash_storable(job: &CopyJob, scratch: &mut Vec<u8>) -> Option<[u8; 16]> {
+    scratch.clear();
+    job.write_json(scratch);
+    if json_has_nul(scratch) {
+        return None;
+    }
+    Some(xxhash_rust::xxh3::xxh3_128(scratch).to_be_bytes())
+}
+
+/// Whether JSON text holds the escape `\u0000` (serde_json writes NUL no
+/// other way): a `u0000` preceded by an odd number of backslashes.
+fn json_has_nul(json: &[u8]) -> bool {
+    json.windows(5).enumerate().any(|(i, w)| {
+        w == b"u0000" && json[..i].iter().rev().take_while(|&&b| b == b'\\').count() % 2 == 1
+    })
+}
+
 /// Why an observation cannot be stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Unstorable(pub String);
 
-/// Builds the `COPY ... (FORMAT text)` payload of a batch, row by row, into one
-/// buffer that is reused from batch to batch.
+/// Writes rows of `COPY ... (FORMAT text)`: the key and content columns of a
+/// job (shared by `copy_jobs` and `copy_job_snapshots`), then the table's own
+/// columns through [`push_current_tail`] or [`push_history_tail`].
 #[derive(Debug, Default)]
-pub(crate) struct StageEncoder {
-    buf: Vec<u8>,
+pub(crate) struct RowEncoder {
     scratch: Vec<u8>,
 }
 
-impl StageEncoder {
+impl RowEncoder {
     pub(crate) fn new() -> Self {
-        StageEncoder::default()
+        RowEncoder::default()
     }
 
-    /// The payload so far.
-    pub(crate) fn payload(&self) -> &[u8] {
-        &self.buf
-    }
-
-    pub(crate) fn reserve(&mut self, rows: usize) {
-        self.buf.reserve(rows * 1800);
-    }
-
-    /// Appends the staging row of `job` under `key`, observed at `observed_at`.
-    /// On error nothing is appended.
-    pub(crate) fn push(
+    /// Appends the key and content columns of `job` to `out`, ending with a
+    /// tab (the table's own columns follow). On error nothing is appended.
+    pub(crate) fn push_job(
         &mut self,
+        out: &mut Vec<u8>,
         key: &JobKey,
-        observed_at: Timestamp,
         job: &CopyJob,
+        hash: &[u8; 16],
     ) -> Result<(), Unstorable> {
-        let start = self.buf.len();
-        let result = self.push_fields(key, observed_at, job);
+        let start = out.len();
+        let result = Fields {
+            buf: out,
+            scratch: &mut self.scratch,
+        }
+        .job(key, job, hash);
         if result.is_err() {
-            self.buf.truncate(start);
+            out.truncate(start);
         }
         result
     }
+}
 
-    fn push_fields(
-        &mut self,
-        key: &JobKey,
-        observed_at: Timestamp,
-        job: &CopyJob,
-    ) -> Result<(), Unstorable> {
+/// Ends a `copy_jobs` row: observed_at, first_seen_at, last_seen_at,
+/// last_changed_at, versions.
+pub(crate) fn push_current_tail(out: &mut Vec<u8>, book: &Bookkeeping) {
+    push_time(out, Some(book.observed_at));
+    out.push(b'\t');
+    push_time(out, Some(book.first_seen_at));
+    out.push(b'\t');
+    push_time(out, Some(book.last_seen_at));
+    out.push(b'\t');
+    push_time(out, Some(book.last_changed_at));
+    out.push(b'\t');
+    let _ = write!(out, "{}", book.versions);
+    out.push(b'\n');
+}
+
+/// Ends a `copy_job_snapshots` row: valid_from, valid_to, run_id.
+pub(crate) fn push_history_tail(
+    out: &mut Vec<u8>,
+    valid_from: Timestamp,
+    valid_to: Option<Timestamp>,
+    run_id: i64,
+) {
+    push_time(out, Some(valid_from));
+    out.push(b'\t');
+    push_time(out, valid_to);
+    out.push(b'\t');
+    let _ = write!(out, "{run_id}");
+    out.push(b'\n');
+}
+
+fn push_time(out: &mut Vec<u8>, value: Option<Timestamp>) {
+    match value {
+        // RFC 3339 with milliseconds, which PostgreSQL reads as is.
+        Some(t) => {
+            let _ = write!(out, "{t}");
+        }
+        None => out.extend_from_slice(b"\\N"),
+    }
+}
+
+/// The bookkeeping columns of a current row.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Bookkeeping {
+    pub observed_at: Timestamp,
+    pub first_seen_at: Timestamp,
+    pub last_seen_at: Timestamp,
+    pub last_changed_at: Timestamp,
+    pub versions: i32,
+}
+
+/// The field writers of one row.
+struct Fields<'a> {
+    buf: &'a mut Vec<u8>,
+    scratch: &'a mut Vec<u8>,
+}
+
+impl Fields<'_> {
+    fn job(&mut self, key: &JobKey, job: &CopyJob, hash: &[u8; 16]) -> Result<(), Unstorable> {
         let created_by = job.created_by.as_ref();
         let lifecycle = job.destination_recovery_point_lifecycle.as_ref();
 
@@ -194,9 +209,9 @@ impl StageEncoder {
         match &job.child_jobs_in_state {
             Some(map) => {
                 self.scratch.clear();
-                serde_json::to_writer(&mut self.scratch, map)
+                serde_json::to_writer(&mut *self.scratch, map)
                     .map_err(|e| Unstorable(format!("ChildJobsInState: {e}")))?;
-                escape_into(&mut self.buf, &self.scratch);
+                escape_into(self.buf, self.scratch);
             }
             None => self.null(),
         }
@@ -284,18 +299,13 @@ impl StageEncoder {
             "DestinationRecoveryPointLifecycle.",
         )?;
         self.sep();
-        self.scratch.clear();
-        job.write_json(&mut self.scratch);
-        let hash = xxhash_rust::xxh3::xxh3_128(&self.scratch).to_be_bytes();
         // bytea in hex form, its backslash escaped for COPY.
         self.buf.extend_from_slice(b"\\\\x");
-        for b in hash {
+        for &b in hash {
             self.buf.push(HEX[usize::from(b >> 4)]);
             self.buf.push(HEX[usize::from(b & 0xf)]);
         }
         self.sep();
-        self.time(Some(observed_at));
-        self.buf.push(b'\n');
         Ok(())
     }
 
@@ -313,7 +323,7 @@ impl StageEncoder {
                 if text.as_bytes().contains(&0) {
                     return Err(nul_in(member));
                 }
-                escape_into(&mut self.buf, text.as_bytes());
+                escape_into(self.buf, text.as_bytes());
             }
             None => self.null(),
         }
@@ -339,13 +349,7 @@ impl StageEncoder {
     }
 
     fn time(&mut self, value: Option<Timestamp>) {
-        match value {
-            // RFC 3339 with milliseconds, which PostgreSQL reads as is.
-            Some(t) => {
-                let _ = write!(self.buf, "{t}");
-            }
-            None => self.null(),
-        }
+        push_time(self.buf, value);
     }
 
     fn unknown(&mut self, members: Option<&UnknownMembers>, path: &str) -> Result<(), Unstorable> {
@@ -359,9 +363,9 @@ impl StageEncoder {
             }
         }
         self.scratch.clear();
-        serde_json::to_writer(&mut self.scratch, members)
+        serde_json::to_writer(&mut *self.scratch, members)
             .map_err(|e| Unstorable(format!("unknown members: {e}")))?;
-        escape_into(&mut self.buf, &self.scratch);
+        escape_into(self.buf, self.scratch);
         Ok(())
     }
 }
@@ -422,6 +426,13 @@ impl sqlx::Type<Postgres> for DbTime {
     fn compatible(ty: &PgTypeInfo) -> bool {
         use sqlx::TypeInfo as _;
         ty.name().eq_ignore_ascii_case("timestamptz")
+    }
+}
+
+impl sqlx::postgres::PgHasArrayType for DbTime {
+    fn array_type_info() -> PgTypeInfo {
+        // timestamptz[]
+        PgTypeInfo::with_oid(sqlx::postgres::types::Oid(1185))
     }
 }
 
@@ -487,48 +498,69 @@ mod tests {
 
     #[test]
     fn a_row_has_every_column_and_one_line() {
-        let mut enc = StageEncoder::new();
+        let mut enc = RowEncoder::new();
         let j = job(
             r#"{"CopyJobId":"c1","StatusMessage":"tab\there\nnew \\ line ü","BackupSizeInBytes":5,
                 "CreatedBy":{"BackupPlanId":"p"},"IsParent":false,"X":{"y":"\\"}}"#,
         );
         let key = JobKey::of("111122223333", "eu-west-1", &j).unwrap();
-        enc.push(&key, Timestamp::from_millis(1_516_925_490_087).unwrap(), &j)
-            .unwrap();
-        let line = String::from_utf8(enc.payload().to_vec()).unwrap();
+        let at = Timestamp::from_millis(1_516_925_490_087).unwrap();
+        let mut out = Vec::new();
+        enc.push_job(&mut out, &key, &j, &content_hash(&j)).unwrap();
+        push_history_tail(&mut out, at, None, 42);
+        let line = String::from_utf8(out).unwrap();
         assert!(line.ends_with('\n'));
         assert_eq!(line.matches('\n').count(), 1);
         let fields: Vec<&str> = line.trim_end_matches('\n').split('\t').collect();
-        let columns = 3 + MEMBER_COLUMNS.split(',').count() + 1;
-        assert_eq!(fields.len(), columns);
+        let members = MEMBER_COLUMNS.split(',').count();
+        assert_eq!(fields.len(), 3 + members + 3);
         assert_eq!(&fields[..5], ["111122223333", "eu-west-1", "c1", "f", "5"]);
         assert!(fields.contains(&r"tab\there\nnew \\ line ü"));
         assert!(fields.contains(&r#"{"X":{"y":"\\\\"}}"#), "{fields:?}");
-        assert_eq!(fields[columns - 1], "2018-01-26T00:11:30.087Z");
-        let hash = fields[columns - 2];
+        let tail = &fields[3 + members..];
+        assert_eq!(tail, ["2018-01-26T00:11:30.087Z", r"\N", "42"]);
+        let hash = fields[3 + members - 1];
         assert!(hash.starts_with(r"\\x") && hash.len() == 3 + 32, "{hash}");
         // CreatedBy present with no unknown members; lifecycle absent.
-        assert_eq!(fields[columns - 4], "{}");
-        assert_eq!(fields[columns - 3], r"\N");
+        assert_eq!(fields[3 + members - 3], "{}");
+        assert_eq!(fields[3 + members - 2], r"\N");
+
+        let mut current = Vec::new();
+        enc.push_job(&mut current, &key, &j, &content_hash(&j)).unwrap();
+        let book = Bookkeeping {
+            observed_at: at,
+            first_seen_at: at,
+            last_seen_at: at,
+            last_changed_at: at,
+            versions: 3,
+        };
+        push_current_tail(&mut current, &book);
+        let line = String::from_utf8(current).unwrap();
+        assert_eq!(line.split('\t').count(), 3 + members + 5);
+        assert!(line.ends_with("\t3\n"));
     }
 
     #[test]
     fn nul_characters_are_refused_whole() {
-        let mut enc = StageEncoder::new();
-        let ok = job(r#"{"CopyJobId":"ok"}"#);
-        let key = JobKey::of("1", "r", &ok).unwrap();
-        enc.push(&key, Timestamp::UNIX_EPOCH, &ok).unwrap();
-        let before = enc.payload().len();
+        let mut enc = RowEncoder::new();
+        let mut out = b"before".to_vec();
+        let mut scratch = Vec::new();
         for bad in [
             r#"{"CopyJobId":"b","StatusMessage":"a\u0000b"}"#,
             r#"{"CopyJobId":"b","New":["\u0000"]}"#,
             r#"{"CopyJobId":"b","CreatedBy":{"New":{"k\u0000":1}}}"#,
         ] {
             let j = job(bad);
-            let err = enc.push(&key, Timestamp::UNIX_EPOCH, &j).unwrap_err();
+            let key = JobKey::of("1", "r", &j).unwrap();
+            let err = enc.push_job(&mut out, &key, &j, &[0; 16]).unwrap_err();
             assert!(err.0.contains("NUL"), "{err:?}");
-            assert_eq!(enc.payload().len(), before);
+            assert_eq!(out, b"before");
+            assert_eq!(hash_storable(&j, &mut scratch), None, "{bad}");
         }
+        // A backslash followed by u0000 is text, not a NUL.
+        let fine = job(r#"{"CopyJobId":"b","StatusMessage":"\\u0000 and \\\\u0000"}"#);
+        assert!(hash_storable(&fine, &mut scratch).is_some());
+        assert_eq!(hash_storable(&fine, &mut scratch), Some(content_hash(&fine)));
     }
 
     #[test]

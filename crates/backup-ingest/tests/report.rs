@@ -77,8 +77,7 @@ fn dataset() -> Vec<Known> {
         let account = ACCOUNTS[(i % 2) as usize];
         let region = REGIONS[((i / 2) % 2) as usize];
         let state = STATES[(i % 8) as usize];
-        let created = base()
-            .add_millis((i % 5) * DAY_MS + (i * 7_919_000) % (20 * 3_600_000) + i);
+        let created = base().add_millis((i % 5) * DAY_MS + (i * 7_919_000) % (20 * 3_600_000) + i);
         let duration_ms = 30_000 + (i * i * 104_729) % 7_200_000;
         let resource = i % 12;
         let resource_type = ["EBS", "EC2", "RDS"][(i % 3) as usize];
@@ -239,7 +238,10 @@ async fn loaded(jobs: &[Known]) -> Store {
     let second: Vec<Observation> = jobs
         .iter()
         .map(|k| {
-            if revisited.iter().any(|r| r.job.copy_job_id == k.job.copy_job_id) {
+            if revisited
+                .iter()
+                .any(|r| r.job.copy_job_id == k.job.copy_job_id)
+            {
                 observation(&early(k, 2), "2026-03-10T00:00:00Z")
             } else {
                 observation(k, "2026-03-10T00:00:00Z")
@@ -367,7 +369,10 @@ async fn summary_and_failures_match_the_data_set() {
             assert_eq!(row.status_message, k.job.status_message);
             assert_eq!(row.message_category, k.job.message_category);
             assert_eq!(row.resource_arn, k.job.resource_arn);
-            assert_eq!(row.destination_backup_vault_arn, k.job.destination_backup_vault_arn);
+            assert_eq!(
+                row.destination_backup_vault_arn,
+                k.job.destination_backup_vault_arn
+            );
             assert_eq!(row.completion_date, k.job.completion_date);
             assert_eq!(row.is_parent, k.is_parent());
             assert_eq!(row.parent_job_id, k.job.parent_job_id);
@@ -411,10 +416,20 @@ async fn daily_durations_and_vaults_match_the_data_set() {
         let got = report::daily(&store, &f).await.unwrap();
         assert_eq!(got.len(), groups.len(), "daily rows with {f:?}");
         for (row, (key, group)) in got.iter().zip(&groups) {
-            let count = |s: &str| group.iter().filter(|k| k.state().as_deref() == Some(s)).count() as i64;
+            let count = |s: &str| {
+                group
+                    .iter()
+                    .filter(|k| k.state().as_deref() == Some(s))
+                    .count() as i64
+            };
             let durations: Vec<f64> = group.iter().filter_map(|k| k.duration()).collect();
             assert_eq!(
-                (&row.day, &row.account_id, &row.region, &row.destination_backup_vault_arn),
+                (
+                    &row.day,
+                    &row.account_id,
+                    &row.region,
+                    &row.destination_backup_vault_arn
+                ),
                 (&key.0, &key.1, &key.2, &key.3)
             );
             assert_eq!(row.jobs, group.len() as i64);
@@ -432,14 +447,23 @@ async fn daily_durations_and_vaults_match_the_data_set() {
                     .map(|k| k.size())
                     .sum::<i64>()
             );
-            assert!(close_opt(row.median_seconds, percentile(&durations, 0.5)), "{row:?}");
-            assert!(close_opt(row.p95_seconds, percentile(&durations, 0.95)), "{row:?}");
+            assert!(
+                close_opt(row.median_seconds, percentile(&durations, 0.5)),
+                "{row:?}"
+            );
+            assert!(
+                close_opt(row.p95_seconds, percentile(&durations, 0.95)),
+                "{row:?}"
+            );
         }
 
         // durations
         let mut by_type: BTreeMap<Option<String>, Vec<&Known>> = BTreeMap::new();
         for k in chosen.iter().filter(|k| k.duration().is_some()) {
-            by_type.entry(k.job.resource_type.clone()).or_default().push(k);
+            by_type
+                .entry(k.job.resource_type.clone())
+                .or_default()
+                .push(k);
         }
         let got = report::durations(&store, &f).await.unwrap();
         assert_eq!(got.len(), by_type.len(), "duration rows with {f:?}");
@@ -447,9 +471,18 @@ async fn daily_durations_and_vaults_match_the_data_set() {
             let d: Vec<f64> = group.iter().filter_map(|k| k.duration()).collect();
             assert_eq!(&row.resource_type, kind);
             assert_eq!(row.copies, d.len() as i64);
-            assert!(close(row.min_seconds, d.iter().copied().fold(f64::INFINITY, f64::min)));
-            assert!(close(row.max_seconds, d.iter().copied().fold(0.0, f64::max)));
-            assert!(close(row.mean_seconds, d.iter().sum::<f64>() / d.len() as f64));
+            assert!(close(
+                row.min_seconds,
+                d.iter().copied().fold(f64::INFINITY, f64::min)
+            ));
+            assert!(close(
+                row.max_seconds,
+                d.iter().copied().fold(0.0, f64::max)
+            ));
+            assert!(close(
+                row.mean_seconds,
+                d.iter().sum::<f64>() / d.len() as f64
+            ));
             assert!(close(row.median_seconds, percentile(&d, 0.5).unwrap()));
             assert!(close(row.p95_seconds, percentile(&d, 0.95).unwrap()));
             assert_eq!(row.bytes, group.iter().map(|k| k.size()).sum::<i64>());
@@ -470,23 +503,38 @@ async fn daily_durations_and_vaults_match_the_data_set() {
         expected.rotate_left(unnamed);
         assert_eq!(got.len(), expected.len(), "vault rows with {f:?}");
         for (row, (vault, group)) in got.iter().zip(&expected) {
-            let count = |s: &str| group.iter().filter(|k| k.state().as_deref() == Some(s)).count() as i64;
+            let count = |s: &str| {
+                group
+                    .iter()
+                    .filter(|k| k.state().as_deref() == Some(s))
+                    .count() as i64
+            };
             let completed: Vec<&&Known> = group
                 .iter()
                 .filter(|k| k.state().as_deref() == Some("COMPLETED"))
                 .collect();
             assert_eq!(&row.destination_backup_vault_arn, vault);
-            let part = |n: usize| vault.as_ref().map(|v| v.split(':').nth(n).unwrap().to_owned());
+            let part = |n: usize| {
+                vault
+                    .as_ref()
+                    .map(|v| v.split(':').nth(n).unwrap().to_owned())
+            };
             assert_eq!(row.destination_account_id, part(4));
             assert_eq!(row.destination_region, part(3));
             assert_eq!(row.jobs, group.len() as i64);
             assert_eq!(row.completed, count("COMPLETED"));
             assert_eq!(row.failed, count("FAILED"));
             assert_eq!(row.partial, count("PARTIAL"));
-            let resources: BTreeSet<_> = group.iter().filter_map(|k| k.job.resource_arn.clone()).collect();
+            let resources: BTreeSet<_> = group
+                .iter()
+                .filter_map(|k| k.job.resource_arn.clone())
+                .collect();
             assert_eq!(row.resources, resources.len() as i64);
             assert_eq!(row.bytes, group.iter().map(|k| k.size()).sum::<i64>());
-            assert_eq!(row.completed_bytes, completed.iter().map(|k| k.size()).sum::<i64>());
+            assert_eq!(
+                row.completed_bytes,
+                completed.iter().map(|k| k.size()).sum::<i64>()
+            );
             assert_eq!(
                 row.last_completed_at,
                 completed
@@ -504,7 +552,10 @@ async fn stale_lists_resources_without_a_recent_completed_copy() {
     let store = loaded(&jobs).await;
     for (cutoff, f) in [
         (base().add_millis(3 * DAY_MS), ReportFilter::default()),
-        (base().add_millis(2 * DAY_MS + 43_200_000), ReportFilter::default()),
+        (
+            base().add_millis(2 * DAY_MS + 43_200_000),
+            ReportFilter::default(),
+        ),
         (
             base().add_millis(4 * DAY_MS),
             ReportFilter {
@@ -608,11 +659,16 @@ async fn chart_queries_match_the_data_set() {
     for (i, bin) in bins.iter().enumerate() {
         let inside = durations
             .iter()
-            .filter(|d| **d >= bin.lower_seconds && (**d < bin.upper_seconds || (i == 11 && **d <= max)))
+            .filter(|d| {
+                **d >= bin.lower_seconds && (**d < bin.upper_seconds || (i == 11 && **d <= max))
+            })
             .count() as i64;
         assert_eq!(bin.copies, inside, "bin {i}: {bin:?}");
     }
-    assert_eq!(bins.iter().map(|b| b.copies).sum::<i64>(), durations.len() as i64);
+    assert_eq!(
+        bins.iter().map(|b| b.copies).sum::<i64>(),
+        durations.len() as i64
+    );
 
     let failed: Vec<&Known> = jobs
         .iter()
@@ -664,16 +720,28 @@ async fn the_views_agree_with_the_reports() {
     let store = loaded(&jobs).await;
 
     // report_daily is the daily report without filters.
-    let rows: Vec<(String, String, String, Option<String>, i64, i64, i64, i64, i64, i64, i64, i64)> =
-        sqlx::query_as(
-            "SELECT to_char(day, 'YYYY-MM-DD'), account_id, region, destination_backup_vault_arn,
+    let rows: Vec<(
+        String,
+        String,
+        String,
+        Option<String>,
+        i64,
+        i64,
+        i64,
+        i64,
+        i64,
+        i64,
+        i64,
+        i64,
+    )> = sqlx::query_as(
+        "SELECT to_char(day, 'YYYY-MM-DD'), account_id, region, destination_backup_vault_arn,
                 jobs, created, running, completed, failed, partial, bytes, completed_bytes
              FROM report_daily
              ORDER BY day, account_id, region, destination_backup_vault_arn",
-        )
-        .fetch_all(store.pool())
-        .await
-        .unwrap();
+    )
+    .fetch_all(store.pool())
+    .await
+    .unwrap();
     let percentiles: Vec<(Option<f64>, Option<f64>)> = sqlx::query_as(
         "SELECT median_seconds, p95_seconds FROM report_daily
          ORDER BY day, account_id, region, destination_backup_vault_arn",
@@ -681,7 +749,9 @@ async fn the_views_agree_with_the_reports() {
     .fetch_all(store.pool())
     .await
     .unwrap();
-    let daily = report::daily(&store, &ReportFilter::default()).await.unwrap();
+    let daily = report::daily(&store, &ReportFilter::default())
+        .await
+        .unwrap();
     assert_eq!(rows.len(), daily.len());
     for ((view, (median, p95)), row) in rows.iter().zip(&percentiles).zip(&daily) {
         assert_eq!(
@@ -767,13 +837,16 @@ async fn the_views_agree_with_the_reports() {
     .fetch_all(store.pool())
     .await
     .unwrap();
-    let mut expected: Vec<String> =
-        report::stale(&store, &ReportFilter::default(), base().add_millis(3 * DAY_MS))
-            .await
-            .unwrap()
-            .into_iter()
-            .map(|r| r.resource_arn)
-            .collect();
+    let mut expected: Vec<String> = report::stale(
+        &store,
+        &ReportFilter::default(),
+        base().add_millis(3 * DAY_MS),
+    )
+    .await
+    .unwrap()
+    .into_iter()
+    .map(|r| r.resource_arn)
+    .collect();
     expected.sort();
     assert_eq!(stale, expected);
 }
@@ -787,8 +860,20 @@ async fn an_empty_database_gives_empty_reports() {
     assert!(report::daily(&store, &f).await.unwrap().is_empty());
     assert!(report::durations(&store, &f).await.unwrap().is_empty());
     assert!(report::vaults(&store, &f).await.unwrap().is_empty());
-    assert!(report::stale(&store, &f, Timestamp::now()).await.unwrap().is_empty());
-    assert!(report::duration_histogram(&store, &f, 10).await.unwrap().is_empty());
-    assert!(report::top_failing_resources(&store, &f, 10).await.unwrap().is_empty());
-    assert!(report::top_failure_messages(&store, &f, 10).await.unwrap().is_empty());
+    assert!(report::stale(&store, &f, Timestamp::now())
+        .await
+        .unwrap()
+        .is_empty());
+    assert!(report::duration_histogram(&store, &f, 10)
+        .await
+        .unwrap()
+        .is_empty());
+    assert!(report::top_failing_resources(&store, &f, 10)
+        .await
+        .unwrap()
+        .is_empty());
+    assert!(report::top_failure_messages(&store, &f, 10)
+        .await
+        .unwrap()
+        .is_empty());
 }

@@ -15,12 +15,17 @@ async fn migrations_apply_from_empty_and_then_do_nothing() {
     let store = Store::connect(&fresh_database(), ConnectOptions::default())
         .await
         .unwrap();
-    assert_eq!(store.pending_migrations().await.unwrap(), vec!["0001_audit_schema"]);
+    let all: Vec<String> = backup_ingest::MIGRATOR
+        .iter()
+        .map(|m| format!("{:04}_{}", m.version, m.description.replace(' ', "_")))
+        .collect();
+    assert_eq!(all[0], "0001_audit_schema");
+    assert_eq!(store.pending_migrations().await.unwrap(), all);
     let err = store.ensure_migrated().await.unwrap_err();
     assert!(matches!(err, StoreError::PendingMigrations { .. }));
     assert!(err.to_string().contains("run `backup-audit migrate`"), "{err}");
 
-    assert_eq!(store.migrate().await.unwrap(), vec!["0001_audit_schema"]);
+    assert_eq!(store.migrate().await.unwrap(), all);
     assert!(store.pending_migrations().await.unwrap().is_empty());
     store.ensure_migrated().await.unwrap();
     assert!(store.migrate().await.unwrap().is_empty());

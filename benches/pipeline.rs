@@ -1,0 +1,279 @@
+//! End-to-end figures for the whole pipeline, printed as a table.
+//!
+//! - `list`: the release binary lists N jobs from the emulator (jobs/s, peak RSS);
+//! - `ingest`: the binary ingests the same jobs into a fresh database, then
+//!   again with nothing changed, beside `psql \copy` of the same rows into the
+//!   same tables in the same run (the floor any loader can reach);
+//! - `scale`: 10k, 100k and 1M jobs over 20 targets (time, API calls, peak RSS).
+//!
+//! Run with `cargo bench --bench pipeline` (all) or `-- list ingest` for some;
+//! `BENCH_JOBS=100000` sets the size of `list` and `ingest`. Figures vary with
+//! the machine's load: compare within one run.
+
+use std::net::SocketAddr;
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use backup_emulator::{Emulator, EmulatorConfig};
+use backup_model::Timestamp;
+use pg_throwaway::TempPostgres;
+use tokio::process::Command;
+
+struct Measured {
+    seconds: f64,
+    peak_rss_mb: f64,
+    stderr: String,
+}
+
+/// Runs the binary, sampling its peak resident set (VmHWM) until it exits.
+async fn measure(args: &[String], env: &[(&str, String)]) -> Measured {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_backup-audit"));
+    cmd.args(args)
+        .env("AWS_ACCESS_KEY_ID", "AKIDBENCH")
+        .env("AWS_SECRET_ACCESS_KEY", "bench")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let started = Instant::now();
+    let mut child = cmd.spawn().expect("run backup-audit");
+    let pid = child.id().expect("pid");
+    let mut peak_kb = 0u64;
+    let stderr = child.stderr.take().expect("stderr");
+    let reader = tokio::spawn(async move {
+        let mut text = String::new();
+        let mut stderr = stderr;
+        tokio::io::AsyncReadExt::read_to_string(&mut stderr, &mut text)
+            .await
+            .ok();
+        text
+    });
+    let status = loop {
+        if let Ok(status) = std::fs::read_to_string(format!("/proc/{pid}/status")) {
+            if let Some(kb) = status
+                .lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|v| v.parse::<u64>().ok())
+            {
+                peak_kb = peak_kb.max(kb);
+            }
+        }
+        tokio::select! {
+            status = child.wait() => break status.expect("wait"),
+            _ = tokio::time::sleep(Duration::from_millis(5)) => {}
+        }
+    };
+    let seconds = started.elapsed().as_secs_f64();
+    let stderr = reader.await.unwrap_or_default();
+    assert!(status.success(), "backup-audit {args:?} failed: {stderr}");
+    Measured {
+        seconds,
+        peak_rss_mb: peak_kb as f64 / 1024.0,
+        stderr,
+    }
+}
+
+fn regions(n: usize) -> Vec<String> {
+    const ALL: [&str; 20] = [
+        "us-east-1", "us-east-2", "us-west-1", "us-west-2", "ca-central-1",
+        "eu-west-1", "eu-west-2", "eu-west-3", "eu-central-1", "eu-north-1",
+        "eu-south-1", "ap-south-1", "ap-northeast-1", "ap-northeast-2", "ap-northeast-3",
+        "ap-southeast-1", "ap-southeast-2", "sa-east-1", "me-south-1", "af-south-1",
+    ];
+    ALL.iter().take(n).map(|r| r.to_string()).collect()
+}
+
+async fn emulator(jobs_per_target: usize, regions: &[String]) -> Emulator {
+    Emulator::start(
+        EmulatorConfig {
+            seed: 99,
+            jobs_per_target,
+            regions: regions.to_vec(),
+            start: Timestamp::parse_rfc3339("2026-06-01T00:00:00Z").unwrap(),
+            // Long enough that every job has finished: a steady state.
+            history: Duration::from_secs(365 * 86_400),
+            ..EmulatorConfig::default()
+        },
+        SocketAddr::from(([127, 0, 0, 1], 0)),
+    )
+    .await
+    .expect("emulator")
+}
+
+fn region_args(regions: &[String]) -> Vec<String> {
+    regions.iter().flat_map(|r| ["--region".to_owned(), r.clone()]).collect()
+}
+
+fn summary_field(stderr: &str, field: &str) -> u64 {
+    stderr
+        .lines()
+        .rev()
+        .find(|l| l.starts_with('{'))
+        .and_then(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .and_then(|v| v[field].as_u64())
+        .unwrap_or(0)
+}
+
+async fn bench_list(jobs: usize) {
+    let regions = regions(1);
+    let emu = emulator(jobs, &regions).await;
+    let mut args = vec!["list".to_owned(), "--quiet".to_owned(), "--endpoint-url".to_owned(), emu.endpoint_url()];
+    args.extend(region_args(&regions));
+    let m = measure(&args, &[]).await;
+    println!(
+        "list      {jobs:>9} jobs  {:>7.2} s  {:>9.0} jobs/s  peak RSS {:>6.1} MB  ({} ListCopyJobs calls)",
+        m.seconds,
+        jobs as f64 / m.seconds,
+        m.peak_rss_mb,
+        emu.stats().list_calls
+    );
+}
+
+fn psql_seconds(pg: &TempPostgres, db: &str, script: &str) -> f64 {
+    let started = Instant::now();
+    let out = pg
+        .psql_command(db)
+        .arg("-c")
+        .arg(script)
+        .output()
+        .expect("psql");
+    assert!(out.status.success(), "psql: {}", String::from_utf8_lossy(&out.stderr));
+    started.elapsed().as_secs_f64()
+}
+
+async fn bench_ingest(pg: &TempPostgres, jobs: usize) {
+    let regions = regions(1);
+    let emu = emulator(jobs, &regions).await;
+    let url = pg.create_database("bench_ingest").expect("db");
+    let migrate = measure(&["migrate".to_owned(), "--database-url".to_owned(), url.clone()], &[]).await;
+    let _ = migrate;
+    let mut args = vec![
+        "ingest".to_owned(),
+        "--quiet".to_owned(),
+        "--summary".to_owned(),
+        "json".to_owned(),
+        "--endpoint-url".to_owned(),
+        emu.endpoint_url(),
+    ];
+    args.extend(region_args(&regions));
+    let env = [("DATABASE_URL", url.clone())];
+    let first = measure(&args, &env).await;
+    let rerun = measure(&args, &env).await;
+    // Incremental reruns need the clock to have moved for a realistic
+    // window; a full re-read with nothing changed is the harder case.
+    let mut full_args = args.clone();
+    full_args.extend(["--since".to_owned(), "2000-01-01T00:00:00Z".to_owned()]);
+    let full_rerun = measure(&full_args, &env).await;
+
+    // The same rows through psql \copy into the same (empty) tables.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let jobs_file = dir.path().join("copy_jobs.tsv");
+    let history_file = dir.path().join("copy_job_snapshots.tsv");
+    std::fs::set_permissions(dir.path(), std::os::unix::fs::PermissionsExt::from_mode(0o777)).ok();
+    psql_seconds(
+        pg,
+        "bench_ingest",
+        &format!(
+            "\\copy copy_jobs to '{}'",
+            jobs_file.display()
+        ),
+    );
+    psql_seconds(
+        pg,
+        "bench_ingest",
+        &format!("\\copy copy_job_snapshots to '{}'", history_file.display()),
+    );
+    let copy_url = pg.create_database("bench_copy").expect("db");
+    measure(&["migrate".to_owned(), "--database-url".to_owned(), copy_url], &[]).await;
+    let copy_jobs = psql_seconds(
+        pg,
+        "bench_copy",
+        &format!("\\copy copy_jobs from '{}'", jobs_file.display()),
+    );
+    let copy_history = psql_seconds(
+        pg,
+        "bench_copy",
+        &format!("\\copy copy_job_snapshots from '{}'", history_file.display()),
+    );
+    let rows = summary_field(&first.stderr, "jobs_new");
+    println!(
+        "ingest    {rows:>9} jobs  {:>7.2} s  {:>9.0} jobs/s  peak RSS {:>6.1} MB  (first run, emulator -> PostgreSQL)",
+        first.seconds,
+        rows as f64 / first.seconds,
+        first.peak_rss_mb
+    );
+    println!(
+        "          rerun, incremental, nothing changed: {:>7.2} s ({:.1}x faster)  peak RSS {:>6.1} MB",
+        rerun.seconds,
+        first.seconds / rerun.seconds,
+        rerun.peak_rss_mb
+    );
+    println!(
+        "          rerun, full re-read, nothing changed: {:>6.2} s ({:.1}x faster)  peak RSS {:>6.1} MB",
+        full_rerun.seconds,
+        first.seconds / full_rerun.seconds,
+        full_rerun.peak_rss_mb
+    );
+    println!(
+        "baseline  psql \\copy of the same rows: copy_jobs {copy_jobs:.2} s + copy_job_snapshots {copy_history:.2} s = {:.2} s; ingest / \\copy = {:.2}x",
+        copy_jobs + copy_history,
+        first.seconds / (copy_jobs + copy_history)
+    );
+}
+
+async fn bench_scale(pg: &TempPostgres, sizes: &[usize]) {
+    let regions = regions(20);
+    for (i, &total) in sizes.iter().enumerate() {
+        let per_target = total / regions.len();
+        let emu = emulator(per_target, &regions).await;
+        let db = format!("bench_scale_{i}");
+        let url = pg.create_database(&db).expect("db");
+        measure(&["migrate".to_owned(), "--database-url".to_owned(), url.clone()], &[]).await;
+        let mut args = vec![
+            "ingest".to_owned(),
+            "--quiet".to_owned(),
+            "--summary".to_owned(),
+            "json".to_owned(),
+            "--endpoint-url".to_owned(),
+            emu.endpoint_url(),
+        ];
+        args.extend(region_args(&regions));
+        let m = measure(&args, &[("DATABASE_URL", url)]).await;
+        let jobs = summary_field(&m.stderr, "jobs_seen");
+        println!(
+            "scale     {jobs:>9} jobs over {} targets  {:>7.2} s  {:>9.0} jobs/s  {:>6} API calls  peak RSS {:>6.1} MB",
+            regions.len(),
+            m.seconds,
+            jobs as f64 / m.seconds,
+            summary_field(&m.stderr, "api_calls"),
+            m.peak_rss_mb
+        );
+        pg.run_sql("postgres", &format!("DROP DATABASE {db}")).ok();
+    }
+}
+
+#[tokio::main]
+async fn main() {
+    let args: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with("--")).collect();
+    let want = |name: &str| args.is_empty() || args.iter().any(|a| a == name);
+    let jobs: usize = std::env::var("BENCH_JOBS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(100_000);
+    println!("backup-audit pipeline benchmark ({} cores)", std::thread::available_parallelism().map_or(0, |n| n.get()));
+    if want("list") {
+        bench_list(jobs).await;
+    }
+    if want("ingest") || want("scale") {
+        let pg = TempPostgres::start().expect("PostgreSQL");
+        if want("ingest") {
+            bench_ingest(&pg, jobs).await;
+        }
+        if want("scale") {
+            bench_scale(&pg, &[10_000, 100_000, 1_000_000]).await;
+        }
+    }
+}

@@ -1,0 +1,848 @@
+//! How a batch of observations is written: current rows, history and
+//! bookkeeping, in one transaction.
+//!
+//! 1. In Rust: one observation per key (the latest), the content hash of each.
+//! 2. `pg_advisory_xact_lock` on the batch's targets (a few hash buckets of
+//!    account and region), so that concurrent writers of the same jobs take
+//!    turns; the statements that follow see what the previous holder committed.
+//! 3. One query reads the current rows of the batch's keys (hash, times,
+//!    versions); a second reads, for observations older than their current
+//!    row only, the history versions around the observation time (two
+//!    primary-key probes each).
+//! 4. In Rust: each observation is classified ([`Class`]) and every row to
+//!    write is computed.
+//! 5. New and changed current rows, and new history rows, go to the tables
+//!    with `COPY` (a changed current row is deleted and copied anew); the few
+//!    interval edits and the bookkeeping of jobs seen again are set-based
+//!    updates over arrays.
+//!
+//! A writer that bypasses the lock and inserts a job this batch thinks is new
+//! makes the transaction fail with a unique violation; it is retried (as are
+//! deadlocks and serialization failures), and then sees the job.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::LazyLock;
+use std::time::Duration;
+
+use backup_model::Timestamp;
+use sqlx::postgres::{PgConnection, PgPool};
+use sqlx::Row as _;
+
+use crate::error::StoreError;
+use crate::rows::{
+    copy_current_statement, copy_history_statement, hash_storable, push_current_tail,
+    push_history_tail, Bookkeeping, DbTime, JobKey, RowEncoder, MEMBER_COLUMNS,
+};
+use crate::store::{BatchOutcome, Observation};
+
+/// How many times a batch is tried when it collides with a concurrent writer.
+const ATTEMPTS: u32 = 5;
+/// The `classid` of the two-key advisory locks that serialize batch writers
+/// ("ba"). Session locks of whole runs use the one-key form, a separate space.
+const WRITE_LOCK_CLASS: i32 = 0x6261;
+/// Targets hash into this many write locks.
+const WRITE_LOCK_BUCKETS: u64 = 128;
+
+/// One observation ready to write: its key, where it is in the batch, and
+/// the hash of its content.
+struct Staged<'a> {
+    key: JobKey,
+    obs: &'a Observation,
+    hash: [u8; 16],
+}
+
+/// The stored state of a job's current row.
+#[derive(Debug, Clone, Copy)]
+struct Current {
+    hash: [u8; 16],
+    book: Bookkeeping,
+}
+
+/// The history versions around an older observation's time.
+#[derive(Debug, Clone, Copy, Default)]
+struct Around {
+    /// The version in force at that time (latest valid_from <= t).
+    at: Option<(Timestamp, [u8; 16])>,
+    /// The first version after it: valid_from, open (valid_to NULL), hash.
+    next: Option<(Timestamp, bool, [u8; 16])>,
+}
+
+/// What an observation (time t, content H) is, against the stored state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Class {
+    /// No current row: insert it and its first history row.
+    New,
+    /// H is the current content: bookkeeping only.
+    Seen,
+    /// New content observed later than the current row: a new version.
+    Changed,
+    /// Older than the current row, and the version in force at t has H:
+    /// nothing to do.
+    SameThen,
+    /// Older, and the next version has H: it started at t, earlier than we knew.
+    Extend,
+    /// Older, in a closed interval or before the first version: a version of
+    /// its own from t to the next version, cutting the one in force at t.
+    Insert,
+    /// Older, inside the current version's interval but before its latest
+    /// sighting: [.., t) current content, [t, observed_at) H, then the current
+    /// content again from observed_at.
+    Reopen,
+    /// Different content observed at the very instant another version was:
+    /// which came first is unknowable, so it is rejected.
+    Conflict,
+}
+
+/// The writes a batch needs, computed from the stored state.
+#[derive(Default)]
+struct Plan {
+    outcome: BatchOutcome,
+    /// `COPY copy_jobs` payload: new and changed current rows.
+    current: Vec<u8>,
+    current_rows: u64,
+    /// `COPY copy_job_snapshots` payload.
+    history: Vec<u8>,
+    history_rows: u64,
+    /// Current rows replaced (deleted, then copied anew).
+    replaced: KeyList,
+    /// History rows whose valid_to becomes `times`.
+    closes: KeyTimes,
+    /// History rows whose valid_from moves back to `times`.
+    extends: KeyTimes,
+    /// Current contents copied into history from `from` (Reopen).
+    reopens: KeyList,
+    reopen_from: Vec<DbTime>,
+    /// Current rows whose bookkeeping changes.
+    seen: KeyList,
+    seen_book: Vec<Bookkeeping>,
+}
+
+/// Keys as three parallel arrays, for `unnest`.
+#[derive(Default)]
+struct KeyList {
+    accounts: Vec<String>,
+    regions: Vec<String>,
+    ids: Vec<String>,
+}
+
+impl KeyList {
+    fn push(&mut self, key: &JobKey) {
+        self.accounts.push(key.account_id.clone());
+        self.regions.push(key.region.clone());
+        self.ids.push(key.copy_job_id.clone());
+    }
+
+    fn len(&self) -> usize {
+        self.ids.len()
+    }
+}
+
+/// Keys with a history row's valid_from and a new time.
+#[derive(Default)]
+struct KeyTimes {
+    keys: KeyList,
+    valid_from: Vec<DbTime>,
+    times: Vec<DbTime>,
+}
+
+impl KeyTimes {
+    fn push(&mut self, key: &JobKey, valid_from: Timestamp, time: Timestamp) {
+        self.keys.push(key);
+        self.valid_from.push(DbTime(valid_from));
+        self.times.push(DbTime(time));
+    }
+}
+
+/// Writes `batch` (see the module docs).
+pub(crate) async fn write_batch(
+    pool: &PgPool,
+    run_id: i64,
+    batch: &[Observation],
+) -> Result<BatchOutcome, StoreError> {
+    let mut outcome = BatchOutcome::default();
+
+    // One observation per key: the latest (the later in the batch on a tie).
+    let mut latest: HashMap<JobKey, usize> = HashMap::with_capacity(batch.len());
+    for (i, obs) in batch.iter().enumerate() {
+        let Some(key) = JobKey::of(&obs.account_id, &obs.region, &obs.job) else {
+            outcome
+                .rejected
+                .push((format!("#{i}"), "the job has no CopyJobId".to_owned()));
+            continue;
+        };
+        match latest.entry(key) {
+            std::collections::hash_map::Entry::Vacant(slot) => {
+                slot.insert(i);
+            }
+            std::collections::hash_map::Entry::Occupied(mut slot) => {
+                outcome.duplicates += 1;
+                if obs.observed_at >= batch[*slot.get()].observed_at {
+                    slot.insert(i);
+                }
+            }
+        }
+    }
+    let mut chosen: Vec<(JobKey, usize)> = latest.into_iter().collect();
+    // Key order: rows are written in it, which keeps index inserts local.
+    chosen.sort_unstable();
+
+    let mut encoder = RowEncoder::new();
+    let mut scratch = Vec::with_capacity(4096);
+    let mut staged = Vec::with_capacity(chosen.len());
+    for (key, i) in chosen {
+        let obs = &batch[i];
+        match hash_storable(&obs.job, &mut scratch) {
+            Some(hash) => staged.push(Staged { key, obs, hash }),
+            None => {
+                // Find the member to name in the message.
+                let why = encoder
+                    .push_job(&mut Vec::new(), &key, &obs.job, &[0; 16])
+                    .err()
+                    .map_or_else(|| "the job contains a NUL character".to_owned(), |u| u.0);
+                outcome.rejected.push((key.copy_job_id, why));
+            }
+        }
+    }
+    if staged.is_empty() {
+        return Ok(outcome);
+    }
+
+    let mut attempt = 1;
+    loop {
+        match attempt_batch(pool, run_id, &staged, &mut encoder).await {
+            Ok(done) => {
+                outcome += done;
+                return Ok(outcome);
+            }
+            Err(AttemptError::Retry(why)) if attempt < ATTEMPTS => {
+                tracing::debug!(attempt, reason = %why, "batch collided with another writer; retrying");
+                attempt += 1;
+                tokio::time::sleep(Duration::from_millis(10 * u64::from(attempt))).await;
+            }
+            Err(e) => return Err(e.into_store_error()),
+        }
+    }
+}
+
+/// One attempt: a transaction from lock to commit.
+async fn attempt_batch(
+    pool: &PgPool,
+    run_id: i64,
+    staged: &[Staged<'_>],
+    encoder: &mut RowEncoder,
+) -> Result<BatchOutcome, AttemptError> {
+    // READ COMMITTED whatever the server's default: each statement after the
+    // lock must see what the previous holder of the lock committed.
+    let mut tx = pool
+        .begin_with("BEGIN ISOLATION LEVEL READ COMMITTED")
+        .await
+        .map_err(AttemptError::db("starting a transaction"))?;
+    let conn: &mut PgConnection = &mut tx;
+
+    let buckets = lock_buckets(staged);
+    sqlx::query("SELECT count(pg_advisory_xact_lock($1, b)) FROM unnest($2::int4[]) AS b")
+        .bind(WRITE_LOCK_CLASS)
+        .bind(&buckets)
+        .execute(&mut *conn)
+        .await
+        .map_err(AttemptError::db("taking the write locks"))?;
+
+    let current = read_current(conn, staged).await?;
+    let around = read_around(conn, staged, &current).await?;
+    let plan = make_plan(run_id, staged, &current, &around, encoder);
+    apply_plan(conn, run_id, &plan).await?;
+
+    tx.commit()
+        .await
+        .map_err(AttemptError::db("committing the batch"))?;
+    Ok(plan.outcome)
+}
+
+/// The write-lock buckets of the batch's targets, sorted (a fixed order
+/// keeps two writers from deadlocking).
+fn lock_buckets(staged: &[Staged<'_>]) -> Vec<i32> {
+    let mut buckets: Vec<i32> = staged
+        .iter()
+        .map(|s| {
+            let name = format!("{}\u{1f}{}", s.key.account_id, s.key.region);
+            (xxhash_rust::xxh3::xxh3_64(name.as_bytes()) % WRITE_LOCK_BUCKETS) as i32
+        })
+        .collect();
+    buckets.sort_unstable();
+    buckets.dedup();
+    buckets
+}
+
+fn key_arrays(staged: &[Staged<'_>]) -> KeyList {
+    let mut keys = KeyList::default();
+    for s in staged {
+        keys.push(&s.key);
+    }
+    keys
+}
+
+/// The current rows of the batch's keys, by position in `staged`.
+async fn read_current(
+    conn: &mut PgConnection,
+    staged: &[Staged<'_>],
+) -> Result<Vec<Option<Current>>, AttemptError> {
+    let context = "reading current rows";
+    let keys = key_arrays(staged);
+    let rows = sqlx::query(
+        "SELECT k.i, c.content_hash, c.observed_at, c.first_seen_at, c.last_seen_at,
+                c.last_changed_at, c.versions
+         FROM unnest($1::text[], $2::text[], $3::text[]) WITH ORDINALITY
+              AS k(account_id, region, copy_job_id, i)
+         JOIN copy_jobs c
+           ON c.account_id = k.account_id AND c.region = k.region AND c.copy_job_id = k.copy_job_id",
+    )
+    .bind(&keys.accounts)
+    .bind(&keys.regions)
+    .bind(&keys.ids)
+    .fetch_all(&mut *conn)
+    .await
+    .map_err(AttemptError::db(context))?;
+    let mut current = vec![None; staged.len()];
+    for row in rows {
+        let i: i64 = row.try_get(0).map_err(AttemptError::db(context))?;
+        let hash: Vec<u8> = row.try_get(1).map_err(AttemptError::db(context))?;
+        let time = |n: usize| -> Result<Timestamp, AttemptError> {
+            Ok(row
+                .try_get::<DbTime, _>(n)
+                .map_err(AttemptError::db(context))?
+                .0)
+        };
+        let slot = usize::try_from(i - 1)
+            .ok()
+            .and_then(|i| current.get_mut(i))
+            .ok_or_else(|| AttemptError::fatal(context, "row number out of range"))?;
+        *slot = Some(Current {
+            hash: to_hash(&hash, context)?,
+            book: Bookkeeping {
+                observed_at: time(2)?,
+                first_seen_at: time(3)?,
+                last_seen_at: time(4)?,
+                last_changed_at: time(5)?,
+                versions: row.try_get(6).map_err(AttemptError::db(context))?,
+            },
+        });
+    }
+    Ok(current)
+}
+
+/// Whether an observation needs the history around its time to be placed:
+/// it is older than its current row, and not simply the current content seen
+/// within the current version's interval.
+fn needs_history(s: &Staged<'_>, current: Option<&Current>) -> bool {
+    match current {
+        Some(c) => {
+            let t = s.obs.observed_at;
+            t < c.book.observed_at && !(s.hash == c.hash && t >= c.book.last_changed_at)
+        }
+        None => false,
+    }
+}
+
+/// For observations that need it, the versions around their time.
+async fn read_around(
+    conn: &mut PgConnection,
+    staged: &[Staged<'_>],
+    current: &[Option<Current>],
+) -> Result<Vec<Around>, AttemptError> {
+    let context = "reading history";
+    let mut around = vec![Around::default(); staged.len()];
+    let mut keys = KeyList::default();
+    let mut times = Vec::new();
+    let mut positions = Vec::new();
+    for (i, s) in staged.iter().enumerate() {
+        if needs_history(s, current[i].as_ref()) {
+            keys.push(&s.key);
+            times.push(DbTime(s.obs.observed_at));
+            positions.push(i);
+        }
+    }
+    if positions.is_empty() {
+        return Ok(around);
+    }
+    let rows = sqlx::query(
+        "SELECT k.i, at.valid_from, at.content_hash, nx.valid_from, nx.valid_to IS NULL,
+                nx.content_hash
+         FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[]) WITH ORDINALITY
+              AS k(account_id, region, copy_job_id, t, i)
+         LEFT JOIN LATERAL (
+             SELECT h.valid_from, h.content_hash FROM copy_job_snapshots h
+             WHERE h.account_id = k.account_id AND h.region = k.region
+               AND h.copy_job_id = k.copy_job_id AND h.valid_from <= k.t
+             ORDER BY h.valid_from DESC LIMIT 1) at ON true
+         LEFT JOIN LATERAL (
+             SELECT h.valid_from, h.valid_to, h.content_hash FROM copy_job_snapshots h
+             WHERE h.account_id = k.account_id AND h.region = k.region
+               AND h.copy_job_id = k.copy_job_id AND h.valid_from > k.t
+             ORDER BY h.valid_from LIMIT 1) nx ON true",
+    )
+    .bind(&keys.accounts)
+    .bind(&keys.regions)
+    .bind(&keys.ids)
+    .bind(&times)
+    .fetch_all(&mut *conn)
+    .await
+    .map_err(AttemptError::db(context))?;
+    for row in rows {
+        let i: i64 = row.try_get(0).map_err(AttemptError::db(context))?;
+        let position = usize::try_from(i - 1)
+            .ok()
+            .and_then(|i| positions.get(i).copied())
+            .ok_or_else(|| AttemptError::fatal(context, "row number out of range"))?;
+        let at_from: Option<DbTime> = row.try_get(1).map_err(AttemptError::db(context))?;
+        let at_hash: Option<Vec<u8>> = row.try_get(2).map_err(AttemptError::db(context))?;
+        let next_from: Option<DbTime> = row.try_get(3).map_err(AttemptError::db(context))?;
+        let next_open: Option<bool> = row.try_get(4).map_err(AttemptError::db(context))?;
+        let next_hash: Option<Vec<u8>> = row.try_get(5).map_err(AttemptError::db(context))?;
+        around[position] = Around {
+            at: match (at_from, at_hash) {
+                (Some(from), Some(hash)) => Some((from.0, to_hash(&hash, context)?)),
+                _ => None,
+            },
+            next: match (next_from, next_hash) {
+                (Some(from), Some(hash)) => Some((
+                    from.0,
+                    next_open.unwrap_or(false),
+                    to_hash(&hash, context)?,
+                )),
+                _ => None,
+            },
+        };
+    }
+    Ok(around)
+}
+
+/// Classifies an observation at `t` with content `hash`.
+fn classify(t: Timestamp, hash: [u8; 16], current: Option<&Current>, around: &Around) -> Class {
+    let Some(c) = current else {
+        return Class::New;
+    };
+    let seen_or = |other| if hash == c.hash { Class::Seen } else { other };
+    if t > c.book.observed_at {
+        return seen_or(Class::Changed);
+    }
+    if t == c.book.observed_at {
+        return seen_or(Class::Conflict);
+    }
+    if hash == c.hash && t >= c.book.last_changed_at {
+        return Class::Seen;
+    }
+    match (around.at, around.next) {
+        (Some((_, at_hash)), _) if at_hash == hash => seen_or(Class::SameThen),
+        (Some((at_from, _)), _) if at_from == t => Class::Conflict,
+        (_, Some((_, _, next_hash))) if next_hash == hash => Class::Extend,
+        (_, None) => Class::Reopen,
+        (_, Some(_)) => Class::Insert,
+    }
+}
+
+/// Computes every write of the batch.
+fn make_plan(
+    run_id: i64,
+    staged: &[Staged<'_>],
+    current: &[Option<Current>],
+    around: &[Around],
+    encoder: &mut RowEncoder,
+) -> Plan {
+    let mut plan = Plan::default();
+    let mut row = Vec::with_capacity(4096);
+    plan.current.reserve(staged.len() * 1900);
+    plan.history.reserve(staged.len() * 1900);
+    for (i, s) in staged.iter().enumerate() {
+        let t = s.obs.observed_at;
+        let cur = current[i].as_ref();
+        let class = classify(t, s.hash, cur, &around[i]);
+        let mut write_current = None;
+        let mut write_history = None;
+        match (class, cur) {
+            (Class::New, _) => {
+                plan.outcome.new += 1;
+                write_current = Some(Bookkeeping {
+                    observed_at: t,
+                    first_seen_at: t,
+                    last_seen_at: t,
+                    last_changed_at: t,
+                    versions: 1,
+                });
+                write_history = Some((t, None));
+            }
+            (Class::Changed, Some(c)) => {
+                plan.outcome.changed += 1;
+                plan.replaced.push(&s.key);
+                plan.closes.push(&s.key, c.book.last_changed_at, t);
+                write_current = Some(Bookkeeping {
+                    observed_at: t,
+                    first_seen_at: c.book.first_seen_at.min(t),
+                    last_seen_at: c.book.last_seen_at.max(t),
+                    last_changed_at: t,
+                    versions: c.book.versions + 1,
+                });
+                write_history = Some((t, None));
+            }
+            (Class::Seen, Some(c)) => {
+                plan.outcome.unchanged += 1;
+                let book = Bookkeeping {
+                    observed_at: c.book.observed_at.max(t),
+                    first_seen_at: c.book.first_seen_at.min(t),
+                    last_seen_at: c.book.last_seen_at.max(t),
+                    ..c.book
+                };
+                if book != c.book {
+                    plan.seen.push(&s.key);
+                    plan.seen_book.push(book);
+                }
+            }
+            (Class::SameThen, _) => plan.outcome.stale += 1,
+            (Class::Extend, Some(c)) => {
+                let Some((next_from, next_open, _)) = around[i].next else {
+                    continue;
+                };
+                if s.hash == c.hash {
+                    plan.outcome.unchanged += 1;
+                } else {
+                    plan.outcome.stale += 1;
+                }
+                if let Some((at_from, _)) = around[i].at {
+                    plan.closes.push(&s.key, at_from, t);
+                }
+                plan.extends.push(&s.key, next_from, t);
+                plan.seen.push(&s.key);
+                plan.seen_book.push(Bookkeeping {
+                    first_seen_at: c.book.first_seen_at.min(t),
+                    last_changed_at: if next_open { t } else { c.book.last_changed_at },
+                    ..c.book
+                });
+            }
+            (Class::Insert, Some(c)) => {
+                let Some((next_from, _, _)) = around[i].next else {
+                    continue;
+                };
+                plan.outcome.stale += 1;
+                if let Some((at_from, _)) = around[i].at {
+                    plan.closes.push(&s.key, at_from, t);
+                }
+                write_history = Some((t, Some(next_from)));
+                plan.seen.push(&s.key);
+                plan.seen_book.push(Bookkeeping {
+                    first_seen_at: c.book.first_seen_at.min(t),
+                    versions: c.book.versions + 1,
+                    ..c.book
+                });
+            }
+            (Class::Reopen, Some(c)) => {
+                let Some((at_from, _)) = around[i].at else {
+                    // Older than the current row yet no history at all.
+                    plan.outcome.rejected.push((
+                        s.key.copy_job_id.clone(),
+                        "the job's history is missing; it cannot be placed in it".to_owned(),
+                    ));
+                    continue;
+                };
+                plan.outcome.stale += 1;
+                plan.closes.push(&s.key, at_from, t);
+                write_history = Some((t, Some(c.book.observed_at)));
+                plan.reopens.push(&s.key);
+                plan.reopen_from.push(DbTime(c.book.observed_at));
+                plan.seen.push(&s.key);
+                plan.seen_book.push(Bookkeeping {
+                    last_changed_at: c.book.observed_at,
+                    versions: c.book.versions + 2,
+                    ..c.book
+                });
+            }
+            (Class::Conflict, _) => plan.outcome.rejected.push((
+                s.key.copy_job_id.clone(),
+                format!("a different version of this job is already recorded as observed at {t}"),
+            )),
+            // Every class but New has a current row.
+            (_, None) => continue,
+        }
+        if write_current.is_none() && write_history.is_none() {
+            continue;
+        }
+        // The content columns, encoded once for whichever tables get a row.
+        row.clear();
+        // The hash was checked storable, so the encoding cannot fail.
+        if encoder.push_job(&mut row, &s.key, &s.obs.job, &s.hash).is_err() {
+            continue;
+        }
+        if let Some(book) = write_current {
+            plan.current.extend_from_slice(&row);
+            push_current_tail(&mut plan.current, &book);
+            plan.current_rows += 1;
+        }
+        if let Some((from, to)) = write_history {
+            plan.history.extend_from_slice(&row);
+            push_history_tail(&mut plan.history, from, to, run_id);
+            plan.history_rows += 1;
+        }
+    }
+    plan
+}
+
+async fn apply_plan(conn: &mut PgConnection, run_id: i64, plan: &Plan) -> Result<(), AttemptError> {
+    if plan.closes.keys.len() > 0 {
+        let done = update_times(conn, CLOSE_INTERVALS, &plan.closes, "closing history intervals").await?;
+        check_count("closing history intervals", done, plan.closes.keys.len())?;
+    }
+    if plan.extends.keys.len() > 0 {
+        let done = update_times(conn, EXTEND_INTERVALS, &plan.extends, "extending history intervals").await?;
+        check_count("extending history intervals", done, plan.extends.keys.len())?;
+    }
+    if plan.reopens.len() > 0 {
+        let done = sqlx::query(&REOPEN)
+            .bind(run_id)
+            .bind(&plan.reopens.accounts)
+            .bind(&plan.reopens.regions)
+            .bind(&plan.reopens.ids)
+            .bind(&plan.reopen_from)
+            .execute(&mut *conn)
+            .await
+            .map_err(AttemptError::db("reopening current versions"))?
+            .rows_affected();
+        check_count("reopening current versions", done, plan.reopens.len())?;
+    }
+    if plan.replaced.len() > 0 {
+        let done = sqlx::query(
+            "DELETE FROM copy_jobs c
+             USING unnest($1::text[], $2::text[], $3::text[]) AS k(account_id, region, copy_job_id)
+             WHERE c.account_id = k.account_id AND c.region = k.region
+               AND c.copy_job_id = k.copy_job_id",
+        )
+        .bind(&plan.replaced.accounts)
+        .bind(&plan.replaced.regions)
+        .bind(&plan.replaced.ids)
+        .execute(&mut *conn)
+        .await
+        .map_err(AttemptError::db("replacing changed jobs"))?
+        .rows_affected();
+        check_count("replacing changed jobs", done, plan.replaced.len())?;
+    }
+    if plan.current_rows > 0 {
+        copy_in(conn, &COPY_CURRENT, &plan.current, plan.current_rows, "writing current rows").await?;
+    }
+    if plan.history_rows > 0 {
+        copy_in(conn, &COPY_HISTORY, &plan.history, plan.history_rows, "writing history").await?;
+    }
+    if plan.seen.len() > 0 {
+        let book = |f: fn(&Bookkeeping) -> Timestamp| -> Vec<DbTime> {
+            plan.seen_book.iter().map(|b| DbTime(f(b))).collect()
+        };
+        let done = sqlx::query(
+            "UPDATE copy_jobs c SET observed_at = v.observed_at, first_seen_at = v.first_seen_at,
+                 last_seen_at = v.last_seen_at, last_changed_at = v.last_changed_at,
+                 versions = v.versions
+             FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[], $5::timestamptz[],
+                         $6::timestamptz[], $7::timestamptz[], $8::int4[])
+                  AS v(account_id, region, copy_job_id, observed_at, first_seen_at, last_seen_at,
+                       last_changed_at, versions)
+             WHERE c.account_id = v.account_id AND c.region = v.region
+               AND c.copy_job_id = v.copy_job_id",
+        )
+        .bind(&plan.seen.accounts)
+        .bind(&plan.seen.regions)
+        .bind(&plan.seen.ids)
+        .bind(book(|b| b.observed_at))
+        .bind(book(|b| b.first_seen_at))
+        .bind(book(|b| b.last_seen_at))
+        .bind(book(|b| b.last_changed_at))
+        .bind(plan.seen_book.iter().map(|b| b.versions).collect::<Vec<i32>>())
+        .execute(&mut *conn)
+        .await
+        .map_err(AttemptError::db("updating sightings"))?
+        .rows_affected();
+        check_count("updating sightings", done, plan.seen.len())?;
+    }
+    Ok(())
+}
+
+async fn update_times(
+    conn: &mut PgConnection,
+    sql: &str,
+    rows: &KeyTimes,
+    context: &'static str,
+) -> Result<u64, AttemptError> {
+    Ok(sqlx::query(sql)
+        .bind(&rows.keys.accounts)
+        .bind(&rows.keys.regions)
+        .bind(&rows.keys.ids)
+        .bind(&rows.valid_from)
+        .bind(&rows.times)
+        .execute(&mut *conn)
+        .await
+        .map_err(AttemptError::db(context))?
+        .rows_affected())
+}
+
+async fn copy_in(
+    conn: &mut PgConnection,
+    statement: &str,
+    payload: &[u8],
+    rows: u64,
+    context: &'static str,
+) -> Result<(), AttemptError> {
+    let mut copy = conn
+        .copy_in_raw(statement)
+        .await
+        .map_err(AttemptError::db(context))?;
+    if let Err(e) = copy.send(payload).await {
+        let _ = copy.abort("sending failed").await;
+        return Err(AttemptError::db(context)(e));
+    }
+    let copied = copy.finish().await.map_err(AttemptError::db(context))?;
+    check_count(context, copied, rows as usize)
+}
+
+fn to_hash(bytes: &[u8], context: &'static str) -> Result<[u8; 16], AttemptError> {
+    bytes
+        .try_into()
+        .map_err(|_| AttemptError::fatal(context, "a content_hash is not 16 bytes"))
+}
+
+fn check_count(context: &'static str, done: u64, expected: usize) -> Result<(), AttemptError> {
+    if done == expected as u64 {
+        Ok(())
+    } else {
+        // The history of some job does not look as its current row says:
+        // refuse to write rather than make it worse.
+        Err(AttemptError::fatal(
+            context,
+            &format!("history is inconsistent: {done} rows affected, {expected} expected"),
+        ))
+    }
+}
+
+/// An attempt's failure: retried, or given up.
+enum AttemptError {
+    /// A collision with a concurrent writer.
+    Retry(String),
+    Fatal(StoreError),
+}
+
+impl fmt::Display for AttemptError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            AttemptError::Retry(why) => f.write_str(why),
+            AttemptError::Fatal(e) => fmt::Display::fmt(e, f),
+        }
+    }
+}
+
+impl AttemptError {
+    fn db(context: &'static str) -> impl FnOnce(sqlx::Error) -> AttemptError {
+        move |source| {
+            if let sqlx::Error::Database(e) = &source {
+                // deadlock_detected, serialization_failure, and unique_violation
+                // (a concurrent insert of a job we found new).
+                if matches!(e.code().as_deref(), Some("40P01" | "40001" | "23505")) {
+                    return AttemptError::Retry(e.message().to_owned());
+                }
+            }
+            AttemptError::Fatal(StoreError::Database { context, source })
+        }
+    }
+
+    fn fatal(context: &'static str, message: &str) -> AttemptError {
+        AttemptError::Fatal(StoreError::Database {
+            context,
+            source: sqlx::Error::Protocol(message.to_owned()),
+        })
+    }
+
+    fn into_store_error(self) -> StoreError {
+        match self {
+            AttemptError::Retry(why) => StoreError::Database {
+                context: "writing a batch (concurrent writers kept colliding)",
+                source: sqlx::Error::Protocol(why),
+            },
+            AttemptError::Fatal(e) => e,
+        }
+    }
+}
+
+static COPY_CURRENT: LazyLock<String> = LazyLock::new(copy_current_statement);
+static COPY_HISTORY: LazyLock<String> = LazyLock::new(copy_history_statement);
+
+/// Ends history intervals: (key, valid_from) gets valid_to.
+const CLOSE_INTERVALS: &str = "UPDATE copy_job_snapshots h SET valid_to = v.t
+    FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[], $5::timestamptz[])
+         AS v(account_id, region, copy_job_id, valid_from, t)
+    WHERE h.account_id = v.account_id AND h.region = v.region
+      AND h.copy_job_id = v.copy_job_id AND h.valid_from = v.valid_from";
+
+/// Moves versions' starts back: (key, valid_from) starts at t instead.
+const EXTEND_INTERVALS: &str = "UPDATE copy_job_snapshots h SET valid_from = v.t
+    FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[], $5::timestamptz[])
+         AS v(account_id, region, copy_job_id, valid_from, t)
+    WHERE h.account_id = v.account_id AND h.region = v.region
+      AND h.copy_job_id = v.copy_job_id AND h.valid_from = v.valid_from";
+
+/// Copies current contents into history as open versions from a given time.
+static REOPEN: LazyLock<String> = LazyLock::new(|| {
+    let members = MEMBER_COLUMNS
+        .split(',')
+        .map(|c| format!("c.{}", c.trim()))
+        .collect::<Vec<_>>()
+        .join(", ");
+    format!(
+        "INSERT INTO copy_job_snapshots (account_id, region, copy_job_id, valid_from, valid_to,
+            run_id, {MEMBER_COLUMNS})
+        SELECT c.account_id, c.region, c.copy_job_id, v.valid_from, NULL, $1, {members}
+        FROM unnest($2::text[], $3::text[], $4::text[], $5::timestamptz[])
+             AS v(account_id, region, copy_job_id, valid_from)
+        JOIN copy_jobs c
+          ON c.account_id = v.account_id AND c.region = v.region AND c.copy_job_id = v.copy_job_id"
+    )
+});
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn t(s: &str) -> Timestamp {
+        Timestamp::parse_rfc3339(s).unwrap()
+    }
+
+    fn current(hash: u8, observed: &str, changed: &str) -> Current {
+        Current {
+            hash: [hash; 16],
+            book: Bookkeeping {
+                observed_at: t(observed),
+                first_seen_at: t("2026-01-01T00:00:00Z"),
+                last_seen_at: t(observed),
+                last_changed_at: t(changed),
+                versions: 2,
+            },
+        }
+    }
+
+    #[test]
+    fn classes() {
+        let c = current(1, "2026-01-01T10:00:00Z", "2026-01-01T08:00:00Z");
+        let none = Around::default();
+        let at = |s: &str, hash: u8| Some((t(s), [hash; 16]));
+        assert_eq!(classify(t("2026-01-01T11:00:00Z"), [1; 16], None, &none), Class::New);
+        assert_eq!(classify(t("2026-01-01T11:00:00Z"), [1; 16], Some(&c), &none), Class::Seen);
+        assert_eq!(classify(t("2026-01-01T11:00:00Z"), [2; 16], Some(&c), &none), Class::Changed);
+        assert_eq!(classify(t("2026-01-01T10:00:00Z"), [2; 16], Some(&c), &none), Class::Conflict);
+        assert_eq!(classify(t("2026-01-01T09:00:00Z"), [1; 16], Some(&c), &none), Class::Seen);
+        // Inside the current interval, other content: reopen.
+        let inside = Around { at: at("2026-01-01T08:00:00Z", 1), next: None };
+        assert_eq!(classify(t("2026-01-01T09:00:00Z"), [2; 16], Some(&c), &inside), Class::Reopen);
+        // Before the first version, which has other content: insert.
+        let before = Around { at: None, next: Some((t("2026-01-01T08:00:00Z"), true, [1; 16])) };
+        assert_eq!(classify(t("2026-01-01T07:00:00Z"), [2; 16], Some(&c), &before), Class::Insert);
+        // The current content before its first sighting: extend.
+        assert_eq!(classify(t("2026-01-01T07:00:00Z"), [1; 16], Some(&c), &before), Class::Extend);
+        // An older version in force then with that content: nothing.
+        let old = Around { at: at("2026-01-01T06:00:00Z", 3), next: Some((t("2026-01-01T08:00:00Z"), true, [1; 16])) };
+        assert_eq!(classify(t("2026-01-01T07:00:00Z"), [3; 16], Some(&c), &old), Class::SameThen);
+        // Another version recorded at that very instant.
+        assert_eq!(classify(t("2026-01-01T06:00:00Z"), [4; 16], Some(&c), &old), Class::Conflict);
+    }
+}
