@@ -94,7 +94,11 @@ CREATE TABLE copy_jobs (
             lifecycle_delete_after_days, lifecycle_delete_after_event,
             lifecycle_move_to_cold_storage_after_days,
             lifecycle_opt_in_to_archive_for_supported_resources) = 0)
-);
+)
+-- Every sighting of a job updates its bookkeeping columns (last_seen_at...).
+-- Free room in each page lets those updates stay on the page (HOT) without
+-- new index entries: measured twice as fast as with full pages.
+WITH (fillfactor = 70);
 
 -- Reports filter by day, account and region, state, vault and resource. Each
 -- index costs write time on every new job (see backup-ingest's bench); these

@@ -34,7 +34,10 @@ pub struct PageData {
     pub top_resources: Vec<CountRow>,
     pub top_messages: Vec<CountRow>,
     pub vaults: Vec<VaultRow>,
+    /// The latest failures, newest first.
     pub failures: Vec<FailureRow>,
+    /// How many failures there are in all.
+    pub failures_total: i64,
     pub stale: Vec<StaleRow>,
 }
 
@@ -42,11 +45,11 @@ pub struct PageData {
 pub fn describe_age(age: Duration) -> String {
     let secs = age.as_secs();
     let plural = |n: u64, unit: &str| format!("{n} {unit}{}", if n == 1 { "" } else { "s" });
-    if secs >= 86_400 && secs % 86_400 == 0 {
+    if secs >= 86_400 && secs.is_multiple_of(86_400) {
         plural(secs / 86_400, "day")
-    } else if secs >= 3600 && secs % 3600 == 0 {
+    } else if secs >= 3600 && secs.is_multiple_of(3600) {
         plural(secs / 3600, "hour")
-    } else if secs >= 60 && secs % 60 == 0 {
+    } else if secs >= 60 && secs.is_multiple_of(60) {
         plural(secs / 60, "minute")
     } else {
         plural(secs, "second")
@@ -153,7 +156,7 @@ pub fn render(data: &PageData) -> anyhow::Result<String> {
 
     stale_table(&mut page, data);
     vaults_table(&mut page, &data.vaults);
-    failures_table(&mut page, &data.failures);
+    failures_table(&mut page, &data.failures, data.failures_total);
 
     page.push_str(
         "<footer>Counts, bytes and durations are of non-parent jobs (standalone jobs and the \
@@ -707,7 +710,7 @@ fn tiles(page: &mut String, data: &PageData) {
 }
 
 /// How many rows the page's tables show; the CLI reports have them all.
-const TABLE_ROWS: usize = 25;
+pub const TABLE_ROWS: usize = 25;
 
 fn stale_table(page: &mut String, data: &PageData) {
     let _ = write!(
@@ -791,7 +794,7 @@ fn vaults_table(page: &mut String, vaults: &[VaultRow]) {
     page.push_str("</section>");
 }
 
-fn failures_table(page: &mut String, failures: &[FailureRow]) {
+fn failures_table(page: &mut String, failures: &[FailureRow], total: i64) {
     page.push_str("<section><h2>Latest failures</h2>");
     if failures.is_empty() {
         page.push_str(
@@ -803,8 +806,7 @@ fn failures_table(page: &mut String, failures: &[FailureRow]) {
         "<table><thead><tr><th>Created</th><th>State</th><th>Resource</th><th>Account</th>\
          <th>Region</th><th>Category</th><th>Message</th><th>Copy job</th></tr></thead><tbody>",
     );
-    // The report lists them oldest first; the page shows the latest.
-    for f in failures.iter().rev().take(TABLE_ROWS) {
+    for f in failures.iter().take(TABLE_ROWS) {
         let resource = f
             .resource_name
             .as_deref()
@@ -827,7 +829,11 @@ fn failures_table(page: &mut String, failures: &[FailureRow]) {
         );
     }
     page.push_str("</tbody></table>");
-    more(page, failures.len(), "backup-audit report failures");
+    more(
+        page,
+        usize::try_from(total).unwrap_or(usize::MAX),
+        "backup-audit report failures",
+    );
     page.push_str("</section>");
 }
 

@@ -8,6 +8,7 @@
 
 mod args;
 mod decode;
+mod demo;
 mod emulate;
 mod fetch;
 mod html;
@@ -56,6 +57,9 @@ enum Command {
     Ingest(ingest::IngestArgs),
     /// Run a local AWS Backup endpoint with synthetic or fixture copy jobs.
     Emulate(emulate::EmulateArgs),
+    /// Run the whole pipeline on this machine: emulator, throwaway PostgreSQL,
+    /// two ingests, reports and the HTML page. No AWS account needed.
+    Demo(demo::DemoArgs),
     /// Load copy jobs from files (AWS CLI output, API bodies, Audit Manager
     /// copy job reports) into the database, with history, as `ingest` does.
     Import(import::ImportArgs),
@@ -109,6 +113,7 @@ async fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Migrate(args) => ingest::migrate(&args).await,
         Command::Ingest(args) => ingest::ingest(&args, &progress).await,
         Command::Emulate(args) => emulate::run(&args).await,
+        Command::Demo(args) => demo::run(&args).await,
         Command::Import(args) => import::run(&args, &progress).await,
         Command::Report(args) => report::run(&args).await,
     }

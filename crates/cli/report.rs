@@ -159,7 +159,7 @@ pub async fn run(args: &ReportArgs) -> anyhow::Result<Outcome> {
             &report::stale(&store, &filter, cutoff).await?,
         ),
         ReportName::Html => {
-            let page = html_page(&store, &filter, args, now, cutoff).await?;
+            let page = html_page(&store, &filter, args.older_than, now, cutoff).await?;
             match out_path.as_deref() {
                 Some(path) if path.as_os_str() != "-" => {
                     fs::write(path, page)
@@ -183,24 +183,50 @@ pub async fn run(args: &ReportArgs) -> anyhow::Result<Outcome> {
 async fn html_page(
     store: &Store,
     filter: &ReportFilter,
-    args: &ReportArgs,
+    older_than: Duration,
     now: Timestamp,
     cutoff: Timestamp,
 ) -> anyhow::Result<String> {
+    let (failures, failures_total) =
+        report::latest_failures(store, filter, crate::html::TABLE_ROWS as u32).await?;
     let data = crate::html::PageData {
         generated_at: now,
         filter: filter.clone(),
-        older_than: crate::html::describe_age(args.older_than),
+        older_than: crate::html::describe_age(older_than),
         summary: report::summary(store, filter).await?,
         daily: report::daily(store, filter).await?,
         durations: report::duration_histogram(store, filter, 24).await?,
         top_resources: report::top_failing_resources(store, filter, 10).await?,
         top_messages: report::top_failure_messages(store, filter, 10).await?,
         vaults: report::vaults(store, filter).await?,
-        failures: report::failures(store, filter).await?,
+        failures,
+        failures_total,
         stale: report::stale(store, filter, cutoff).await?,
     };
     crate::html::render(&data)
+}
+
+/// What `demo` shows: the summary and failures reports as tables on stdout
+/// (failures cut to the latest few), and the HTML page written to `out`.
+pub async fn demo_reports(store: &Store, out: &std::path::Path) -> anyhow::Result<()> {
+    const FAILURES_SHOWN: u32 = 15;
+    let filter = ReportFilter::default();
+    let now = Timestamp::now();
+    let older_than = Duration::from_secs(7 * 86_400);
+    let mut stdout = BufWriter::new(io::stdout().lock());
+    writeln!(stdout, "\nsummary: copy jobs by state")?;
+    print(&mut stdout, ReportFormat::Table, &report::summary(store, &filter).await?)?;
+    let (failures, total) = report::latest_failures(store, &filter, FAILURES_SHOWN).await?;
+    writeln!(
+        stdout,
+        "\nfailures: the latest {} of {total} FAILED or PARTIAL jobs (all: backup-audit report failures)",
+        failures.len()
+    )?;
+    print(&mut stdout, ReportFormat::Table, &failures)?;
+    stdout.flush()?;
+    let page = html_page(store, &filter, older_than, now, now.add_millis(-(older_than.as_millis() as i64))).await?;
+    fs::write(out, page).with_context(|| format!("cannot write {}", out.display()))?;
+    Ok(())
 }
 
 /// Prints rows in `format`.

@@ -7,6 +7,9 @@
 //! - `GET /copy-jobs/{copyJobId}` (DescribeCopyJob);
 //! - STS `POST /` with `Action=AssumeRole` and `Action=GetCallerIdentity`, so
 //!   cross-account role assumption can be exercised;
+//! - Organizations `POST /` with `X-Amz-Target: AWSOrganizationsV20161128.ListAccounts`
+//!   (JSON 1.1), listing the configured accounts as an organization's, so
+//!   targets can be found the way an organization-wide deployment does;
 //! - control endpoints for tests and demos: `POST /_emulator/clock?advance=2h`
 //!   and `GET /_emulator/stats`.
 //!
@@ -49,6 +52,7 @@
 //! ```
 
 mod catalog;
+mod organizations;
 mod request;
 mod rng;
 mod server;
@@ -99,6 +103,35 @@ pub struct EmulatorConfig {
     pub fixture: Option<Vec<CopyJob>>,
     /// Faults to inject from the start.
     pub faults: Faults,
+    /// How Organizations ListAccounts presents the accounts.
+    pub organization: Organization,
+}
+
+/// The organization the accounts belong to, as Organizations ListAccounts
+/// shows it: every configured account, plus the suspended ones.
+#[derive(Debug, Clone)]
+pub struct Organization {
+    /// Accounts listed as `SUSPENDED` (`State` and the retired `Status`).
+    /// Those among `accounts` still have copy jobs, as a suspended account's
+    /// vaults do; others are listed only.
+    pub suspended_accounts: Vec<String>,
+    /// The most accounts a ListAccounts page holds, whatever `MaxResults`
+    /// asks (1 to 20): small pages make clients follow `NextToken`.
+    pub page_size: usize,
+    /// The only account allowed to list (others get
+    /// `AccessDeniedException`); the first of `accounts` when unset.
+    pub management_account: Option<String>,
+}
+
+impl Default for Organization {
+    /// No suspended account, pages of 20, the first account manages.
+    fn default() -> Self {
+        Organization {
+            suspended_accounts: Vec::new(),
+            page_size: organizations::MAX_RESULTS,
+            management_account: None,
+        }
+    }
 }
 
 impl Default for EmulatorConfig {
@@ -116,6 +149,7 @@ impl Default for EmulatorConfig {
             history: Duration::from_secs(30 * 86_400),
             fixture: None,
             faults: Faults::default(),
+            organization: Organization::default(),
         }
     }
 }
@@ -193,6 +227,8 @@ pub struct Stats {
     pub describe_calls: u64,
     /// STS calls.
     pub sts_calls: u64,
+    /// Organizations calls.
+    pub organizations_calls: u64,
     /// Calls to the `/_emulator/` endpoints.
     pub control_calls: u64,
     /// Calls answered 429 `ThrottlingException`.
@@ -283,6 +319,22 @@ fn validate(config: &EmulatorConfig) -> Result<(), EmulatorError> {
             return bad(format!("{name} {rate} is not between 0 and 1"));
         }
     }
+    let org = &config.organization;
+    if let Some(a) = org
+        .suspended_accounts
+        .iter()
+        .chain(&org.management_account)
+        .find(|a| !request::is_account_id(a))
+    {
+        return bad(format!("organization account {a:?} is not a 12-digit account id"));
+    }
+    if !(1..=organizations::MAX_RESULTS).contains(&org.page_size) {
+        return bad(format!(
+            "organization page size {} is not between 1 and {}",
+            org.page_size,
+            organizations::MAX_RESULTS
+        ));
+    }
     let history_ms = config.history.as_millis();
     if config.fixture.is_none() && history_ms < config.jobs_per_target as u128 {
         return bad(format!(
@@ -347,7 +399,13 @@ impl Emulator {
             config.start,
             config.faults.clone(),
             config.seed,
-        ));
+        )
+        .with_directory(organizations::Directory::new(
+            config.seed,
+            &config.accounts,
+            &config.organization,
+            config.start,
+        )));
         let listener = tokio::net::TcpListener::bind(addr)
             .await
             .map_err(|source| EmulatorError::Bind { addr, source })?;
@@ -491,6 +549,20 @@ mod tests {
             },
             EmulatorConfig {
                 history: Duration::from_millis(10),
+                ..ok.clone()
+            },
+            EmulatorConfig {
+                organization: Organization {
+                    suspended_accounts: vec!["1234".into()],
+                    ..Organization::default()
+                },
+                ..ok.clone()
+            },
+            EmulatorConfig {
+                organization: Organization {
+                    page_size: 21,
+                    ..Organization::default()
+                },
                 ..ok.clone()
             },
             EmulatorConfig {

@@ -14,6 +14,7 @@ use axum::{Extension, Router};
 use backup_model::Timestamp;
 
 use crate::catalog::{list_page, Catalog};
+use crate::organizations::{self, Directory};
 use crate::request::{account_of_key, credential_scope, list_params, parse_duration, parse_pairs};
 use crate::rng::{format_uuid, mix64};
 use crate::sts;
@@ -27,6 +28,7 @@ struct Counters {
     list: AtomicU64,
     describe: AtomicU64,
     sts: AtomicU64,
+    organizations: AtomicU64,
     control: AtomicU64,
     throttled: AtomicU64,
     errors: AtomicU64,
@@ -58,6 +60,8 @@ pub(crate) struct Shared {
     request_salt: u64,
     /// Access keys handed out by AssumeRole, with the assumed-role ARN.
     issued: Mutex<HashMap<String, String>>,
+    /// The organization Organizations ListAccounts describes.
+    directory: Directory,
 }
 
 impl Shared {
@@ -81,7 +85,14 @@ impl Shared {
             request_serial: AtomicU64::new(0),
             request_salt: mix64(seed ^ Timestamp::now().as_millis() as u64),
             issued: Mutex::new(HashMap::new()),
+            directory: Directory::default(),
         }
+    }
+
+    /// Sets the organization Organizations calls answer for.
+    pub(crate) fn with_directory(mut self, directory: Directory) -> Self {
+        self.directory = directory;
+        self
     }
 
     pub(crate) fn now(&self) -> Timestamp {
@@ -116,6 +127,7 @@ impl Shared {
             list_calls: get(&c.list),
             describe_calls: get(&c.describe),
             sts_calls: get(&c.sts),
+            organizations_calls: get(&c.organizations),
             control_calls: get(&c.control),
             throttled: get(&c.throttled),
             errors: get(&c.errors),
@@ -219,7 +231,7 @@ struct RequestId(String);
 
 pub(crate) fn router(shared: Arc<Shared>) -> Router {
     Router::new()
-        .route("/", post(sts_call))
+        .route("/", post(post_root))
         .route("/copy-jobs", get(list_copy_jobs))
         .route("/copy-jobs/", get(list_copy_jobs))
         .route("/copy-jobs/{copy_job_id}", get(describe_copy_job))
@@ -471,6 +483,51 @@ fn xml(reply: sts::StsReply) -> Response {
     (
         StatusCode::from_u16(reply.status).unwrap_or(StatusCode::BAD_REQUEST),
         [(header::CONTENT_TYPE, "text/xml")],
+        reply.body,
+    )
+        .into_response()
+}
+
+/// `POST /` serves two protocols: Organizations (JSON 1.1, named by the
+/// `X-Amz-Target` header) and STS (query protocol, named by `Action`).
+async fn post_root(
+    state: State<Arc<Shared>>,
+    request_id: Extension<RequestId>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let target = headers
+        .get("x-amz-target")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    match target {
+        Some(target) => organizations_call(state, &target, headers, body),
+        None => sts_call(state, request_id, headers, body).await,
+    }
+}
+
+fn organizations_call(
+    State(s): State<Arc<Shared>>,
+    target: &str,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    bump(&s.counters.organizations);
+    let caller = s.caller(&headers);
+    let reply = match target.strip_prefix(organizations::TARGET_PREFIX) {
+        Some(operation) => organizations::call(&s.directory, operation, &caller.account, &body),
+        None => organizations::error(
+            400,
+            "UnknownOperationException",
+            &format!("The emulator serves no service named by X-Amz-Target {target}"),
+        ),
+    };
+    if reply.denied {
+        bump(&s.counters.denied);
+    }
+    (
+        StatusCode::from_u16(reply.status).unwrap_or(StatusCode::BAD_REQUEST),
+        [(header::CONTENT_TYPE, "application/x-amz-json-1.1")],
         reply.body,
     )
         .into_response()

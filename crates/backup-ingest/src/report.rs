@@ -498,13 +498,36 @@ pub async fn summary(store: &Store, filter: &ReportFilter) -> Result<Vec<Summary
         .collect()
 }
 
+/// The columns of [`FailureRow`], as `report_failures` names them.
+const FAILURE_COLUMNS: &str = "copy_job_id, account_id, region, state, message_category,
+    status_message, resource_arn, resource_name, resource_type, source_backup_vault_arn,
+    destination_backup_vault_arn, creation_date, completion_date, is_parent, parent_job_id";
+
+fn failure_row(row: &PgRow, context: &'static str) -> Result<FailureRow, StoreError> {
+    Ok(FailureRow {
+        copy_job_id: get(row, "copy_job_id", context)?,
+        account_id: get(row, "account_id", context)?,
+        region: get(row, "region", context)?,
+        state: get(row, "state", context)?,
+        message_category: get(row, "message_category", context)?,
+        status_message: get(row, "status_message", context)?,
+        resource_arn: get(row, "resource_arn", context)?,
+        resource_name: get(row, "resource_name", context)?,
+        resource_type: get(row, "resource_type", context)?,
+        source_backup_vault_arn: get(row, "source_backup_vault_arn", context)?,
+        destination_backup_vault_arn: get(row, "destination_backup_vault_arn", context)?,
+        creation_date: time(row, "creation_date", context)?,
+        completion_date: time(row, "completion_date", context)?,
+        is_parent: get(row, "is_parent", context)?,
+        parent_job_id: get(row, "parent_job_id", context)?,
+    })
+}
+
 /// Every FAILED or PARTIAL job, parents included, oldest first.
 pub async fn failures(store: &Store, filter: &ReportFilter) -> Result<Vec<FailureRow>, StoreError> {
     let context = "reading the failures report";
     let sql = format!(
-        "SELECT copy_job_id, account_id, region, state, message_category, status_message,
-            resource_arn, resource_name, resource_type, source_backup_vault_arn,
-            destination_backup_vault_arn, creation_date, completion_date, is_parent, parent_job_id
+        "SELECT {FAILURE_COLUMNS}
          FROM report_failures
          WHERE {FILTER}
          ORDER BY creation_date NULLS FIRST, account_id COLLATE \"C\", region COLLATE \"C\",
@@ -513,26 +536,40 @@ pub async fn failures(store: &Store, filter: &ReportFilter) -> Result<Vec<Failur
     fetch(store, context, &sql, filter)
         .await?
         .iter()
-        .map(|row| {
-            Ok(FailureRow {
-                copy_job_id: get(row, "copy_job_id", context)?,
-                account_id: get(row, "account_id", context)?,
-                region: get(row, "region", context)?,
-                state: get(row, "state", context)?,
-                message_category: get(row, "message_category", context)?,
-                status_message: get(row, "status_message", context)?,
-                resource_arn: get(row, "resource_arn", context)?,
-                resource_name: get(row, "resource_name", context)?,
-                resource_type: get(row, "resource_type", context)?,
-                source_backup_vault_arn: get(row, "source_backup_vault_arn", context)?,
-                destination_backup_vault_arn: get(row, "destination_backup_vault_arn", context)?,
-                creation_date: time(row, "creation_date", context)?,
-                completion_date: time(row, "completion_date", context)?,
-                is_parent: get(row, "is_parent", context)?,
-                parent_job_id: get(row, "parent_job_id", context)?,
-            })
-        })
+        .map(|row| failure_row(row, context))
         .collect()
+}
+
+/// The `limit` latest FAILED or PARTIAL jobs (newest first, in the reverse
+/// order of [`failures`]) and how many there are in all.
+pub async fn latest_failures(
+    store: &Store,
+    filter: &ReportFilter,
+    limit: u32,
+) -> Result<(Vec<FailureRow>, i64), StoreError> {
+    let context = "reading the latest failures";
+    let sql = format!(
+        "SELECT {FAILURE_COLUMNS}, count(*) OVER () AS total
+         FROM report_failures
+         WHERE {FILTER}
+         ORDER BY creation_date DESC NULLS LAST, account_id COLLATE \"C\" DESC,
+            region COLLATE \"C\" DESC, copy_job_id COLLATE \"C\" DESC
+         LIMIT $5"
+    );
+    let rows = bind_filter(sqlx::query(&sql), filter)
+        .bind(i64::from(limit))
+        .fetch_all(store.pool())
+        .await
+        .map_err(StoreError::db(context))?;
+    let total = match rows.first() {
+        Some(row) => get(row, "total", context)?,
+        None => 0,
+    };
+    let rows = rows
+        .iter()
+        .map(|row| failure_row(row, context))
+        .collect::<Result<_, _>>()?;
+    Ok((rows, total))
 }
 
 /// Copies per UTC day, account, region and destination vault: the

@@ -5,6 +5,8 @@
 use std::fmt;
 use std::ops::AddAssign;
 use std::str::FromStr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use backup_model::{CopyJob, Timestamp};
@@ -127,6 +129,8 @@ pub struct JobVersion {
 #[derive(Clone)]
 pub struct Store {
     pool: PgPool,
+    /// Whether `copy_jobs` is known to have planner statistics.
+    has_statistics: Arc<AtomicBool>,
     connect: PgConnectOptions,
     /// The URL with its password hidden, for messages.
     target: String,
@@ -181,6 +185,7 @@ impl Store {
         tracing::debug!(%target, "connected");
         Ok(Store {
             pool,
+            has_statistics: Arc::new(AtomicBool::new(false)),
             connect,
             target,
         })
@@ -248,7 +253,43 @@ impl Store {
         run_id: i64,
         batch: &[Observation],
     ) -> Result<BatchOutcome, StoreError> {
-        crate::write::write_batch(&self.pool, run_id, batch).await
+        let outcome = crate::write::write_batch(&self.pool, run_id, batch).await?;
+        if outcome.new > 0 && !self.has_statistics.load(Ordering::Relaxed) {
+            self.ensure_statistics().await;
+        }
+        Ok(outcome)
+    }
+
+    /// Gathers planner statistics of the job tables if they have none.
+    ///
+    /// Without them (a table filled since it was created, before autovacuum
+    /// got to it) PostgreSQL guesses that every column is selective, and the
+    /// key lookups of a batch may pick the (account_id, region, creation_date)
+    /// index over the primary key: measured 50 times slower at 20,000 jobs,
+    /// and worse as the table grows. Statistics from the first batch are
+    /// enough; autovacuum keeps them fresh afterwards.
+    async fn ensure_statistics(&self) {
+        let missing: Result<bool, _> = sqlx::query_scalar(
+            "SELECT NOT EXISTS (SELECT 1 FROM pg_stats WHERE schemaname = current_schema() \
+             AND tablename = 'copy_jobs' AND attname = 'copy_job_id')",
+        )
+        .fetch_one(&self.pool)
+        .await;
+        match missing {
+            Ok(false) => self.has_statistics.store(true, Ordering::Relaxed),
+            Ok(true) => {
+                // Only the tables' owner may analyze them; anyone else gets a
+                // warning, not an error, and autovacuum will do it later.
+                match sqlx::query("ANALYZE copy_jobs, copy_job_snapshots")
+                    .execute(&self.pool)
+                    .await
+                {
+                    Ok(_) => self.has_statistics.store(true, Ordering::Relaxed),
+                    Err(e) => tracing::warn!(error = %e, "could not gather statistics of the job tables"),
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "could not check statistics of the job tables"),
+        }
     }
 
     /// Takes the ingest lock of a target on a connection of its own, waiting

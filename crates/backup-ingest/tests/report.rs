@@ -31,6 +31,24 @@ const STATES: [&str; 8] = [
 ];
 const DAY_MS: i64 = 86_400_000;
 
+/// A row of `report_daily` without its percentiles.
+type DailyViewRow = (
+    String,
+    String,
+    String,
+    Option<String>,
+    i64,
+    i64,
+    i64,
+    i64,
+    i64,
+    i64,
+    i64,
+    i64,
+);
+/// A row of `report_state_transitions`: from, to, entered, left, seconds.
+type Transition = (Option<String>, String, String, Option<String>, Option<f64>);
+
 fn base() -> Timestamp {
     ts("2026-03-01T00:00:00Z")
 }
@@ -327,6 +345,7 @@ async fn summary_and_failures_match_the_data_set() {
             e.0 += 1;
             e.1 += k.size();
         }
+        assert!(!expected.is_empty(), "summary expectations with {f:?}");
         let got = report::summary(&store, &f).await.unwrap();
         let got: BTreeMap<String, (i64, i64)> = got
             .into_iter()
@@ -413,6 +432,7 @@ async fn daily_durations_and_vaults_match_the_data_set() {
                 .or_default()
                 .push(k);
         }
+        assert!(!groups.is_empty(), "daily expectations with {f:?}");
         let got = report::daily(&store, &f).await.unwrap();
         assert_eq!(got.len(), groups.len(), "daily rows with {f:?}");
         for (row, (key, group)) in got.iter().zip(&groups) {
@@ -465,6 +485,7 @@ async fn daily_durations_and_vaults_match_the_data_set() {
                 .or_default()
                 .push(k);
         }
+        assert!(!by_type.is_empty(), "duration expectations with {f:?}");
         let got = report::durations(&store, &f).await.unwrap();
         assert_eq!(got.len(), by_type.len(), "duration rows with {f:?}");
         for (row, (kind, group)) in got.iter().zip(&by_type) {
@@ -670,6 +691,12 @@ async fn chart_queries_match_the_data_set() {
         durations.len() as i64
     );
 
+    let all = report::failures(&store, &f).await.unwrap();
+    let (latest, total) = report::latest_failures(&store, &f, 5).await.unwrap();
+    assert_eq!(total, all.len() as i64);
+    let newest: Vec<_> = all.iter().rev().take(5).cloned().collect();
+    assert_eq!(latest, newest);
+
     let failed: Vec<&Known> = jobs
         .iter()
         .filter(|k| matches!(k.state().as_deref(), Some("FAILED" | "PARTIAL")))
@@ -720,20 +747,7 @@ async fn the_views_agree_with_the_reports() {
     let store = loaded(&jobs).await;
 
     // report_daily is the daily report without filters.
-    let rows: Vec<(
-        String,
-        String,
-        String,
-        Option<String>,
-        i64,
-        i64,
-        i64,
-        i64,
-        i64,
-        i64,
-        i64,
-        i64,
-    )> = sqlx::query_as(
+    let rows: Vec<DailyViewRow> = sqlx::query_as(
         "SELECT to_char(day, 'YYYY-MM-DD'), account_id, region, destination_backup_vault_arn,
                 jobs, created, running, completed, failed, partial, bytes, completed_bytes
              FROM report_daily
@@ -791,15 +805,14 @@ async fn the_views_agree_with_the_reports() {
 
     // report_state_transitions collapses versions in the same state: job-008
     // was RUNNING (two versions) from March 9, COMPLETED from March 11.
-    let transitions: Vec<(Option<String>, String, String, Option<String>, Option<f64>)> =
-        sqlx::query_as(
-            "SELECT from_state, state, audit_rfc3339(entered_at), audit_rfc3339(left_at),
+    let transitions: Vec<Transition> = sqlx::query_as(
+        "SELECT from_state, state, audit_rfc3339(entered_at), audit_rfc3339(left_at),
                 seconds_in_state
              FROM report_state_transitions WHERE copy_job_id = 'job-008' ORDER BY entered_at",
-        )
-        .fetch_all(store.pool())
-        .await
-        .unwrap();
+    )
+    .fetch_all(store.pool())
+    .await
+    .unwrap();
     assert_eq!(
         transitions,
         vec![
@@ -857,6 +870,10 @@ async fn an_empty_database_gives_empty_reports() {
     let f = ReportFilter::default();
     assert!(report::summary(&store, &f).await.unwrap().is_empty());
     assert!(report::failures(&store, &f).await.unwrap().is_empty());
+    assert_eq!(
+        report::latest_failures(&store, &f, 5).await.unwrap(),
+        (Vec::new(), 0)
+    );
     assert!(report::daily(&store, &f).await.unwrap().is_empty());
     assert!(report::durations(&store, &f).await.unwrap().is_empty());
     assert!(report::vaults(&store, &f).await.unwrap().is_empty());

@@ -7,4 +7,5 @@ mod common;
 mod contract;
 mod faults;
 mod listing;
+mod organizations;
 mod sts;
