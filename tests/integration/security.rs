@@ -100,3 +100,64 @@ async fn no_secret_reaches_help_logs_or_the_runs_table() {
         }
     }
 }
+
+/// Makes a CA and a server certificate for `localhost` signed by it.
+fn make_certificates(dir: &std::path::Path) {
+    let run = |args: &[&str]| {
+        let out = std::process::Command::new("openssl")
+            .args(args)
+            .current_dir(dir)
+            .output()
+            .expect("openssl is installed");
+        assert!(out.status.success(), "openssl {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    };
+    run(&["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=backup-audit test CA", "-keyout", "ca.key", "-out", "ca.crt"]);
+    run(&["req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=localhost", "-keyout", "server.key", "-out", "server.csr"]);
+    std::fs::write(dir.join("san.ext"), "subjectAltName=DNS:localhost\n").unwrap();
+    run(&["x509", "-req", "-in", "server.csr", "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial", "-days", "2", "-extfile", "san.ext", "-out", "server.crt"]);
+    run(&["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=some other CA", "-keyout", "other.key", "-out", "other.crt"]);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn tls_with_verify_full_works_and_a_wrong_ca_is_refused() {
+    let pg = TempPostgres::start().unwrap();
+    pg.create_database("tls").unwrap();
+    let certs = tempfile::tempdir().unwrap();
+    make_certificates(certs.path());
+    // The server reads its key from its data directory, owned by its user.
+    for file in ["server.crt", "server.key"] {
+        let target = pg.data_dir().join(file);
+        std::fs::copy(certs.path().join(file), &target).unwrap();
+        std::fs::set_permissions(&target, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
+        let owner = std::fs::metadata(pg.data_dir()).unwrap();
+        std::os::unix::fs::chown(&target, Some(std::os::unix::fs::MetadataExt::uid(&owner)), Some(std::os::unix::fs::MetadataExt::gid(&owner))).unwrap();
+    }
+    pg.run_sql("postgres", "ALTER SYSTEM SET ssl = on").unwrap();
+    pg.run_sql("postgres", "SELECT pg_reload_conf()").unwrap();
+    // The reload is asynchronous: wait until the server reports TLS on.
+    for _ in 0..50 {
+        if pg.run_sql("postgres", "SHOW ssl").unwrap().trim() == "on" {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let base = format!("postgres://postgres:{}@localhost:{}/tls", pg.password(), pg.port());
+    let ca = certs.path().join("ca.crt");
+    let good = format!("{base}?sslmode=verify-full&sslrootcert={}", ca.display());
+    let out = run(binary().args(["migrate", "--database-url", &good])).await;
+    assert!(out.status.success(), "verify-full against the right CA: {}", stderr(&out));
+    let pool = connect(&good).await;
+    let encrypted: bool = sqlx::query_scalar("SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert!(encrypted, "the connection is encrypted");
+
+    let other = certs.path().join("other.crt");
+    let bad = format!("{base}?sslmode=verify-full&sslrootcert={}", other.display());
+    let out = run(binary().args(["migrate", "--database-url", &bad])).await;
+    assert_eq!(out.status.code(), Some(2), "a server the CA did not sign is refused");
+    let err = stderr(&out).to_lowercase();
+    assert!(err.contains("certificate") || err.contains("tls"), "{err}");
+    assert!(!err.contains(pg.password()));
+}

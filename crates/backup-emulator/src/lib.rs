@@ -29,8 +29,9 @@
 //! What it is not: a security boundary or a faithful AWS. SigV4 signatures are
 //! **not verified**; the `Authorization` header is only read for its access key
 //! (which names the account, see below) and its credential scope (which names
-//! the region). It serves copy jobs only, over HTTP only, and keeps no state
-//! but its clock and counters.
+//! the region). It serves copy jobs (and the few STS and Organizations calls
+//! around them) only, over HTTP only, and keeps no state but its clock and
+//! counters.
 //!
 //! Accounts: an access key of the form `ASIA` + 12-digit account + 4 characters
 //! (what the emulator's AssumeRole returns) is that account's; any other key
