@@ -2,8 +2,8 @@
 
 use std::time::Duration;
 
-use anyhow::bail;
-use backup_fetch::{FetchConfig, Fetcher, ListFilter, Target};
+use anyhow::{bail, Context};
+use backup_fetch::{FetchConfig, Fetcher, ListFilter, Shard, Target};
 use backup_model::{CopyJobState, Timestamp};
 use clap::{Args, ValueEnum};
 
@@ -32,6 +32,19 @@ pub struct AwsArgs {
     /// e.g. arn:aws:iam::{account}:role/BackupAudit.
     #[arg(long, value_name = "TEMPLATE")]
     pub role_arn: Option<String>,
+
+    /// Also read every active account of the AWS Organization
+    /// (organizations:ListAccounts, called with the credentials themselves:
+    /// the management account or a delegated administrator). Needs
+    /// --role-arn; suspended and closed accounts are skipped.
+    #[arg(long)]
+    pub accounts_from_organization: bool,
+
+    /// Read only shard K of N of the (account, region) targets, e.g. 2/3: N
+    /// workers given 1/N to N/N split the targets between them, each target
+    /// to exactly one, by a stable hash of its name.
+    #[arg(long, value_name = "K/N", env = "BACKUP_AUDIT_SHARD")]
+    pub shard: Option<Shard>,
 
     /// External id required by the role's trust policy.
     #[arg(long, value_name = "ID", env = "BACKUP_AUDIT_EXTERNAL_ID", hide_env_values = true)]
@@ -66,11 +79,19 @@ pub struct AwsArgs {
 impl AwsArgs {
     /// The fetch configuration these flags describe.
     pub fn fetch_config(&self) -> anyhow::Result<FetchConfig> {
-        if self.role_arn.is_some() && self.accounts.is_empty() {
-            bail!("--role-arn needs at least one --account");
+        if self.role_arn.is_some() && self.accounts.is_empty() && !self.accounts_from_organization {
+            bail!("--role-arn needs at least one --account (or --accounts-from-organization)");
+        }
+        if self.accounts_from_organization && self.role_arn.is_none() {
+            bail!(
+                "--accounts-from-organization needs --role-arn, the role to assume in each \
+                 account, e.g. 'arn:aws:iam::{{account}}:role/BackupAudit'"
+            );
         }
         if let Some(template) = &self.role_arn {
-            if !template.contains("{account}") && self.accounts.len() > 1 {
+            if !template.contains("{account}")
+                && (self.accounts.len() > 1 || self.accounts_from_organization)
+            {
                 bail!("--role-arn must contain {{account}} when several accounts are given");
             }
         }
@@ -110,9 +131,25 @@ impl AwsArgs {
         regions.sort();
         regions.dedup();
         let mut accounts = self.accounts.clone();
+        if self.accounts_from_organization {
+            let listed = fetcher
+                .organization_accounts()
+                .await
+                .context("cannot list the accounts of the organization")?;
+            if listed.is_empty() {
+                bail!("the organization lists no active account");
+            }
+            accounts.extend(listed);
+        }
         accounts.sort();
         accounts.dedup();
-        Ok((fetcher, Target::cartesian(&accounts, &regions)))
+        let mut targets = Target::cartesian(&accounts, &regions);
+        if let Some(shard) = self.shard {
+            let all = targets.len();
+            targets = shard.select(&targets);
+            tracing::info!(%shard, targets = targets.len(), of = all, "this worker's share of the targets");
+        }
+        Ok((fetcher, targets))
     }
 }
 

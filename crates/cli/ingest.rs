@@ -16,8 +16,11 @@ use crate::Outcome;
 
 #[derive(Debug, Args)]
 #[command(after_help = "Applies the migrations in migrations/ that the database lacks. \
-A second run does nothing. Run it with a role that may create tables; `ingest` itself \
-never changes the schema (see README: least privilege).")]
+A second run applies nothing. It also makes the monthly partitions of the history \
+(copy_job_snapshots) for this month and the next twelve, and moves rows waiting in its DEFAULT \
+partition into partitions of their own: run it at least monthly (or on each release). Run it \
+with a role that may create tables; `ingest` itself never changes the schema (see README: \
+least privilege).")]
 pub struct MigrateArgs {
     #[command(flatten)]
     pub db: DbArgs,
@@ -96,6 +99,15 @@ pub async fn migrate(args: &MigrateArgs) -> anyhow::Result<Outcome> {
             eprintln!("applied {name}");
         }
     }
+    // The history's monthly partitions: this month and the next twelve, and
+    // the months whose rows wait in the DEFAULT partition.
+    let made = store
+        .maintain_partitions(backup_ingest::PARTITION_MONTHS_AHEAD)
+        .await
+        .context("cannot make the partitions of copy_job_snapshots")?;
+    for name in &made {
+        eprintln!("made partition {name}");
+    }
     Ok(Outcome::Done)
 }
 
@@ -140,6 +152,15 @@ pub async fn ingest(args: &IngestArgs, progress: &Progress) -> anyhow::Result<Ou
             pending.len(),
             pending.join(", ")
         );
+    }
+    match store.months_without_partition().await {
+        Ok(months) if !months.is_empty() => tracing::warn!(
+            months = %months.join(", "),
+            "copy_job_snapshots has no partition for these months (rows go to its DEFAULT \
+             partition): run `backup-audit migrate` as the schema owner"
+        ),
+        Ok(_) => {}
+        Err(error) => tracing::warn!(%error, "cannot check the partitions of copy_job_snapshots"),
     }
     let (fetcher, targets) = args.aws.fetcher_and_targets().await?;
     let options = IngestOptions {

@@ -4,6 +4,8 @@
 
 mod cli;
 mod ingest;
+mod partitions;
 mod report;
+mod scale;
 mod security;
 mod support;

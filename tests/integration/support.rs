@@ -181,3 +181,54 @@ pub async fn assert_no_duplicate_history(pool: &sqlx::PgPool) {
 pub async fn count(pool: &sqlx::PgPool, sql: &str) -> i64 {
     sqlx::query_scalar(sql).fetch_one(pool).await.unwrap()
 }
+
+/// An emulator for several accounts: `config` with the clock and history of
+/// [`emulator`] unless it sets its own.
+pub async fn emulator_with(config: EmulatorConfig) -> Emulator {
+    Emulator::start(config, "127.0.0.1:0".parse().unwrap())
+        .await
+        .expect("start emulator")
+}
+
+/// Every job in `copy_jobs_json` for an account and region, by id.
+pub async fn stored_jobs_of(
+    pool: &sqlx::PgPool,
+    account: &str,
+    region: &str,
+) -> BTreeMap<String, CopyJob> {
+    let rows: Vec<(String, sqlx::types::Json<serde_json::Value>)> = sqlx::query_as(
+        "SELECT copy_job_id, job FROM copy_jobs_json WHERE account_id = $1 AND region = $2",
+    )
+    .bind(account)
+    .bind(region)
+    .fetch_all(pool)
+    .await
+    .expect("read copy_jobs_json");
+    rows.into_iter()
+        .map(|(id, json)| {
+            let text = serde_json::to_vec(&json.0).unwrap();
+            let job = Decoder::new(&text[..]).next().unwrap().unwrap().job;
+            (id, job)
+        })
+        .collect()
+}
+
+/// What the emulator serves for an account and region now, by id.
+pub fn truth_of(emu: &Emulator, account: &str, region: &str) -> BTreeMap<String, CopyJob> {
+    emu.jobs(account, region)
+        .into_iter()
+        .map(|job| (job.copy_job_id.clone().unwrap(), job))
+        .collect()
+}
+
+/// Asserts the database holds exactly what the emulator serves for an
+/// account and region.
+pub async fn assert_exact_of(pool: &sqlx::PgPool, emu: &Emulator, account: &str, region: &str) {
+    let stored = stored_jobs_of(pool, account, region).await;
+    let want = truth_of(emu, account, region);
+    assert!(!want.is_empty(), "{account}/{region}: the emulator serves jobs");
+    assert_eq!(stored.len(), want.len(), "{account}/{region}: job count");
+    for (id, job) in &want {
+        assert_eq!(stored.get(id), Some(job), "{account}/{region}: job {id}");
+    }
+}

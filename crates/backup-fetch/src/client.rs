@@ -334,6 +334,11 @@ impl Fetcher {
         &self.config
     }
 
+    /// The loaded configuration, retries, timeouts and endpoint included.
+    pub(crate) fn sdk_config(&self) -> &SdkConfig {
+        &self.base
+    }
+
     /// The region of the loaded configuration (AWS_REGION, the profile), if any.
     pub fn default_region(&self) -> Option<String> {
         self.base.region().map(|r| r.to_string())

@@ -142,7 +142,8 @@ impl FetchError {
                         "InvalidParameterValueException"
                         | "MissingParameterValueException"
                         | "ValidationException"
-                        | "InvalidRequestException",
+                        | "InvalidRequestException"
+                        | "InvalidInputException",
                     ) => FetchErrorKind::InvalidParameter,
                     Some("ServiceUnavailableException") => FetchErrorKind::Unavailable,
                     // A success status whose body the SDK could not read.

@@ -10,16 +10,22 @@
 //! members newer than the SDK are kept. Every result carries its
 //! [`Target`] (account and region): a `CopyJob` itself names no region.
 //!
+//! For an organization, [`Fetcher::organization_accounts`] lists the active
+//! accounts through AWS Organizations, and [`Shard`] gives each of several
+//! workers a stable share of the (account, region) targets.
+//!
 //! It does not store anything and does not decide what to fetch; the ingest
 //! loop in `backup-ingest` and the CLI do.
 
 mod client;
 mod error;
+mod organization;
 
 pub use client::{
     FetchConfig, Fetcher, ListFilter, Metrics, MetricsSnapshot, Page, Target, TargetClient,
 };
 pub use error::{FetchError, FetchErrorKind};
+pub use organization::{shard, shard_of, Shard};
 
 use backup_model::CopyJob;
 use futures::{Stream, StreamExt};

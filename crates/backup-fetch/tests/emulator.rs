@@ -370,3 +370,54 @@ async fn a_hung_endpoint_fails_within_a_minute_with_default_timeouts() {
     assert!(elapsed < Duration::from_secs(60), "{elapsed:?}");
     assert_eq!(error.kind, FetchErrorKind::Timeout, "{error}");
 }
+
+#[tokio::test]
+async fn organization_accounts_are_the_active_ones_from_every_page() {
+    let third = "333333333333";
+    let config = EmulatorConfig {
+        seed: 7,
+        jobs_per_target: 5,
+        accounts: vec![ACCOUNT.into(), OTHER.into(), third.into(), "444444444444".into()],
+        regions: vec!["us-east-1".into()],
+        start: start_clock(),
+        organization: backup_emulator::Organization {
+            suspended_accounts: vec![third.into(), "999999999999".into()],
+            page_size: 2,
+            management_account: None,
+        },
+        ..EmulatorConfig::default()
+    };
+    let emu = Emulator::start(config.clone(), "127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap();
+    let management = fetcher(&emu.endpoint_url(), FetchConfig::default()).await;
+    let accounts = management.organization_accounts().await.unwrap();
+    assert_eq!(accounts, [ACCOUNT, OTHER, "444444444444"]);
+    assert_eq!(emu.stats().organizations_calls, 3, "five members in pages of two");
+
+    // Anyone but the management account is refused, and told which action.
+    let emu = Emulator::start(
+        EmulatorConfig {
+            organization: backup_emulator::Organization {
+                management_account: Some(OTHER.into()),
+                ..backup_emulator::Organization::default()
+            },
+            ..config
+        },
+        "127.0.0.1:0".parse().unwrap(),
+    )
+    .await
+    .unwrap();
+    let member = fetcher(&emu.endpoint_url(), FetchConfig::default()).await;
+    let error = member.organization_accounts().await.unwrap_err();
+    assert_eq!(
+        error.kind,
+        FetchErrorKind::AccessDenied {
+            action: "organizations:ListAccounts".into()
+        },
+        "{error}"
+    );
+    assert_eq!(error.operation, "ListAccounts");
+    assert!(error.to_string().contains("organizations:ListAccounts"), "{error}");
+    assert!(error.request_id.is_some());
+}

@@ -264,8 +264,12 @@ async fn main() {
     let current_file = dir.join("copy_jobs.tsv");
     let history_file = dir.join("copy_job_snapshots.tsv");
     let store_url = with_database(&url, "bench_store");
-    psql(&store_url, &format!("\\copy copy_jobs TO '{}'", current_file.display()));
-    psql(&store_url, &format!("\\copy copy_job_snapshots TO '{}'", history_file.display()));
+    // (A partitioned table is copied out through a query.)
+    psql(&store_url, &format!("\\copy (SELECT * FROM copy_jobs) TO '{}'", current_file.display()));
+    psql(
+        &store_url,
+        &format!("\\copy (SELECT * FROM copy_job_snapshots) TO '{}'", history_file.display()),
+    );
 
     let later = Timestamp::parse_rfc3339("2026-02-02T00:00:00Z").unwrap();
     let again: Vec<Observation> = first

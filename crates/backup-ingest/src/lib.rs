@@ -16,6 +16,7 @@
 mod error;
 pub mod ingest;
 mod lock;
+mod partitions;
 pub mod report;
 mod rows;
 mod runs;
@@ -24,6 +25,7 @@ mod write;
 
 pub use error::{redact, redact_url, StoreError};
 pub use lock::{target_lock_key, TargetLock};
+pub use partitions::PARTITION_MONTHS_AHEAD;
 pub use rows::{content_hash, DbTime, JobKey};
 pub use runs::{NewRun, RunMode, RunOutcome, RunStatus};
 pub use store::{BatchOutcome, ConnectOptions, JobVersion, Observation, Store, MIGRATOR};

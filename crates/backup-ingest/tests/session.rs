@@ -32,7 +32,7 @@ async fn migrations_apply_from_empty_and_then_do_nothing() {
 
     let tables: Vec<String> = sqlx::query_scalar(
         "SELECT relname::text FROM pg_class WHERE relnamespace = 'public'::regnamespace
-         AND relkind IN ('r', 'v') ORDER BY 1",
+         AND relkind IN ('r', 'p', 'v') ORDER BY 1",
     )
     .fetch_all(store.pool())
     .await

@@ -538,6 +538,33 @@ const STOP_IN_STRING: [bool; 256] = stop_table(b"\"\\\n");
 const STOP_IN_STRUCTURE: [bool; 256] = stop_table(b"\"{}[]\n");
 const STOP_IN_BARE: [bool; 256] = stop_table(b" \t\n\r,]}");
 
+/// The index of the first `"`, `\\` or line feed in `bytes`.
+///
+/// Most of a job's bytes are inside strings, so this looks at eight bytes at a
+/// time: `x - 0x01..01 & !x & 0x80..80` is non-zero exactly when a byte of `x`
+/// is zero, and its lowest set bit marks the first such byte.
+fn find_string_stop(bytes: &[u8]) -> Option<usize> {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGHS: u64 = 0x8080_8080_8080_8080;
+    let zero_bytes = |x: u64| x.wrapping_sub(ONES) & !x & HIGHS;
+    let mut chunks = bytes.chunks_exact(8);
+    for (k, chunk) in chunks.by_ref().enumerate() {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(chunk);
+        let w = u64::from_le_bytes(word);
+        let found = zero_bytes(w ^ (ONES * u64::from(b'"')))
+            | zero_bytes(w ^ (ONES * u64::from(b'\\')))
+            | zero_bytes(w ^ (ONES * u64::from(b'\n')));
+        if found != 0 {
+            return Some(k * 8 + (found.trailing_zeros() / 8) as usize);
+        }
+    }
+    let rest = chunks.remainder();
+    rest.iter()
+        .position(|&b| STOP_IN_STRING[usize::from(b)])
+        .map(|n| bytes.len() - rest.len() + n)
+}
+
 const fn stop_table(stops: &[u8]) -> [bool; 256] {
     let mut table = [false; 256];
     let mut i = 0;
@@ -718,14 +745,17 @@ impl<R: BufRead> Input<R> {
                 // of them) with one table lookup each. The byte after a
                 // backslash is always looked at.
                 if !escape {
-                    let stops = if bare {
-                        &STOP_IN_BARE
-                    } else if in_string {
-                        &STOP_IN_STRING
+                    let next = if in_string {
+                        find_string_stop(&buf[i..])
                     } else {
-                        &STOP_IN_STRUCTURE
+                        let stops = if bare {
+                            &STOP_IN_BARE
+                        } else {
+                            &STOP_IN_STRUCTURE
+                        };
+                        buf[i..].iter().position(|&b| stops[usize::from(b)])
                     };
-                    match buf[i..].iter().position(|&b| stops[usize::from(b)]) {
+                    match next {
                         Some(n) => i += n,
                         None => {
                             i = buf.len();
@@ -854,6 +884,25 @@ mod tests {
             Err("line 3, column 48: CopyJobs[1].BackupSizeInBytes: invalid type: string \"huge\", expected i64".into())
         );
         assert_eq!(got[2], Ok("c".into()));
+    }
+
+    #[test]
+    fn string_stops_are_found_eight_bytes_at_a_time() {
+        let naive = |b: &[u8]| b.iter().position(|&c| matches!(c, b'"' | b'\\' | b'\n'));
+        let mut text: Vec<u8> =
+            b"plain ascii, then \xc3\xa9\xff\x80 high bytes and \x00 \x01 \x21 \x5b \x5d".to_vec();
+        text.extend((0u8..=255).filter(|b| !matches!(b, b'"' | b'\\' | b'\n')));
+        for stop in [b'"', b'\\', b'\n'] {
+            for at in 0..text.len() {
+                let mut bytes = text.clone();
+                bytes[at] = stop;
+                for start in 0..at.min(17) {
+                    assert_eq!(find_string_stop(&bytes[start..]), naive(&bytes[start..]));
+                }
+            }
+        }
+        assert_eq!(find_string_stop(&text), None);
+        assert_eq!(find_string_stop(b""), None);
     }
 
     #[test]

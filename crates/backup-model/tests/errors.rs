@@ -339,3 +339,18 @@ fn a_raw_line_break_inside_a_string_is_placed_at_column_one() {
     assert_eq!(error.position(), Position { line: 3, column: 1 });
     assert!(error.message().starts_with("control character"), "{error}");
 }
+
+#[test]
+fn serde_path_to_error_names_members_too() {
+    // Member names are read as bytes only through serde_json's own
+    // deserializer; a wrapper such as serde_path_to_error reads them as text
+    // and so can still name the member an error is in.
+    let input = r#"{"CopyJobs":[{"CopyJobId":"a"},{"CreatedBy":{"BackupRuleId":false}}]}"#;
+    let mut de = serde_json::Deserializer::from_str(input);
+    let error = serde_path_to_error::deserialize::<_, backup_model::ListCopyJobsOutput>(&mut de)
+        .unwrap_err();
+    assert_eq!(
+        error.path().to_string(),
+        "CopyJobs[1].CreatedBy.BackupRuleId"
+    );
+}

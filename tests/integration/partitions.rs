@@ -1,0 +1,314 @@
+//! The history partitioned by month: upgrading a database that has history,
+//! views and role grants keeps all of them; rows of months without a
+//! partition wait in the DEFAULT partition until `migrate` makes one; and
+//! bounded queries read only their months.
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use backup_emulator::Faults;
+use backup_ingest::{Observation, Store};
+use backup_model::Timestamp;
+use pg_throwaway::TempPostgres;
+
+use crate::support::*;
+
+const INGEST_PASSWORD: &str = "ingest-Pw-3c1e";
+const REPORT_PASSWORD: &str = "report-Pw-8b2d";
+
+fn t(text: &str) -> Timestamp {
+    Timestamp::parse_rfc3339(text).unwrap()
+}
+
+/// The database `url` migrated up to, not including, the partitioning.
+async fn migrate_before_partitioning(url: &str) {
+    let all = concat!(env!("CARGO_MANIFEST_DIR"), "/migrations");
+    let dir = tempfile::tempdir().unwrap();
+    for entry in std::fs::read_dir(all).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap().to_str().unwrap().to_owned();
+        if name.as_str() < "0003" {
+            std::fs::copy(&path, dir.path().join(&name)).unwrap();
+        }
+    }
+    let migrator = sqlx::migrate::Migrator::new(dir.path()).await.unwrap();
+    let pool = connect(url).await;
+    migrator.run(&pool).await.unwrap();
+    pool.close().await;
+}
+
+/// Writes what the emulator serves now as observed at `at`.
+async fn observe(store: &Store, emu: &backup_emulator::Emulator, at: &str) {
+    let batch: Vec<Observation> = emu
+        .jobs(ACCOUNT, "us-east-1")
+        .into_iter()
+        .map(|job| Observation {
+            account_id: ACCOUNT.to_owned(),
+            region: "us-east-1".to_owned(),
+            observed_at: t(at),
+            job,
+        })
+        .collect();
+    let outcome = store.write_batch(1, &batch).await.unwrap();
+    assert!(outcome.rejected.is_empty(), "{outcome:?}");
+}
+
+/// Digests of everything a reader of the history sees: the rows, the as-of
+/// functions, the views over the history, and who may use them.
+async fn what_readers_see(pool: &sqlx::PgPool) -> Vec<String> {
+    let mut seen = Vec::new();
+    for sql in [
+        "SELECT md5(string_agg(s::text, ',' ORDER BY s::text)) FROM copy_job_snapshots s",
+        "SELECT md5(string_agg(s::text, ',' ORDER BY s::text)) FROM copy_job_snapshots_json s",
+        "SELECT md5(string_agg(s::text, ',' ORDER BY s::text)) FROM copy_jobs_as_of('2026-01-01') s",
+        "SELECT md5(string_agg(s::text, ',' ORDER BY s::text)) FROM copy_jobs_as_of('2026-02-20') s",
+        "SELECT md5(string_agg(s::text, ',' ORDER BY s::text)) FROM copy_jobs_json_as_of('2026-02-20') s",
+        "SELECT md5(string_agg(s::text, ',' ORDER BY s::text)) FROM report_state_transitions s",
+        "SELECT string_agg(format('%s %s %s', c.relname, pg_get_userbyid(a.grantee), a.privilege_type), '; '
+                ORDER BY c.relname, pg_get_userbyid(a.grantee), a.privilege_type)
+         FROM pg_class c, aclexplode(c.relacl) a
+         WHERE c.relname IN ('copy_job_snapshots', 'copy_job_snapshots_json', 'report_state_transitions')",
+        "SELECT string_agg(format('%s %s', p.proname, coalesce(pg_get_userbyid(nullif(a.grantee, 0)), 'PUBLIC')), '; '
+                ORDER BY p.proname, coalesce(pg_get_userbyid(nullif(a.grantee, 0)), 'PUBLIC'))
+         FROM pg_proc p, aclexplode(p.proacl) a
+         WHERE p.proname IN ('copy_jobs_as_of', 'copy_jobs_json_as_of')",
+    ] {
+        let digest: Option<String> = sqlx::query_scalar(sql).fetch_one(pool).await.unwrap();
+        seen.push(format!("{digest:?}"));
+    }
+    seen
+}
+
+async fn rows_per_partition(pool: &sqlx::PgPool) -> Vec<(String, i64)> {
+    sqlx::query_as(
+        "SELECT tableoid::regclass::text, count(*) FROM copy_job_snapshots GROUP BY 1 ORDER BY 1",
+    )
+    .fetch_all(pool)
+    .await
+    .unwrap()
+}
+
+/// The partitions a query's plan reads.
+async fn partitions_read(pool: &sqlx::PgPool, sql: &str) -> BTreeSet<String> {
+    let plan: String = sqlx::query_scalar(&format!("EXPLAIN (FORMAT JSON) {sql}"))
+        .fetch_one(pool)
+        .await
+        .map(|v: serde_json::Value| v.to_string())
+        .unwrap();
+    plan.split("\"Relation Name\":\"")
+        .skip(1)
+        .filter_map(|rest| rest.split('"').next())
+        .filter(|name| name.starts_with("copy_job_snapshots"))
+        .map(str::to_owned)
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn upgrading_keeps_history_views_and_grants_and_roles_still_work() {
+    // Roles are cluster-wide: a server of its own.
+    let pg = TempPostgres::start().unwrap();
+    let owner_url = pg.create_database("audit").unwrap();
+    migrate_before_partitioning(&owner_url).await;
+
+    // History over three months, before partitioning: jobs first seen in
+    // November, some changed in January and February. (Observation times
+    // before the emulator's clock, so that the ingest below is the latest.)
+    let emu = emulator(150, &["us-east-1", "eu-west-1"], Faults::default()).await;
+    let store = Store::connect(&owner_url, Default::default())
+        .await
+        .unwrap();
+    observe(&store, &emu, "2025-11-20T10:00:00Z").await;
+    emu.advance_clock(Duration::from_secs(6 * 3600));
+    observe(&store, &emu, "2026-01-15T10:00:00Z").await;
+    emu.advance_clock(Duration::from_secs(6 * 3600));
+    observe(&store, &emu, "2026-02-27T10:00:00Z").await;
+
+    // The roles exist and hold their grants before the upgrade.
+    let roles = concat!(env!("CARGO_MANIFEST_DIR"), "/sql/roles.sql");
+    let out = pg
+        .psql_command("audit")
+        .args(["-v", &format!("ingest_password='{INGEST_PASSWORD}'")])
+        .args(["-v", &format!("report_password='{REPORT_PASSWORD}'")])
+        .args(["-f", roles])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    let owner = connect(&owner_url).await;
+    let versions = count(&owner, "SELECT count(*) FROM copy_job_snapshots").await;
+    let jobs = count(&owner, "SELECT count(*) FROM copy_jobs").await;
+    assert!(
+        versions > jobs,
+        "some jobs changed: {versions} versions of {jobs} jobs"
+    );
+    let before = what_readers_see(&owner).await;
+
+    let out = run(binary().args(["migrate", "--database-url", &owner_url])).await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stderr(&out).contains("applied 0003"), "{}", stderr(&out));
+
+    assert_eq!(
+        count(
+            &owner,
+            "SELECT count(*) FROM pg_partitioned_table WHERE partrelid = 'copy_job_snapshots'::regclass"
+        )
+        .await,
+        1
+    );
+    assert_eq!(
+        what_readers_see(&owner).await,
+        before,
+        "nothing changed for readers"
+    );
+    let placed = rows_per_partition(&owner).await;
+    let names: Vec<&str> = placed.iter().map(|(name, _)| name.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "copy_job_snapshots_2025_11",
+            "copy_job_snapshots_2026_01",
+            "copy_job_snapshots_2026_02"
+        ],
+        "each month's rows in its own partition, none in DEFAULT"
+    );
+    assert_eq!(placed.iter().map(|(_, n)| n).sum::<i64>(), versions);
+
+    // A bounded query reads only its months; a job's as-of is also pruned.
+    let read = partitions_read(
+        &owner,
+        "SELECT * FROM copy_job_snapshots WHERE valid_from >= '2026-01-01' AND valid_from < '2026-02-01'",
+    )
+    .await;
+    assert_eq!(
+        read,
+        BTreeSet::from(["copy_job_snapshots_2026_01".to_owned()])
+    );
+    let job = emu.jobs(ACCOUNT, "us-east-1")[0]
+        .copy_job_id
+        .clone()
+        .unwrap();
+    let read = partitions_read(
+        &owner,
+        &format!(
+            "SELECT * FROM copy_jobs_as_of('2026-01-20') WHERE account_id = '{ACCOUNT}' \
+             AND region = 'us-east-1' AND copy_job_id = '{job}'"
+        ),
+    )
+    .await;
+    // The months up to the instant, and DEFAULT (which may hold any month
+    // without a partition); none after it.
+    let expected = ["2025_11", "2026_01", "default"].map(|m| format!("copy_job_snapshots_{m}"));
+    assert_eq!(read, BTreeSet::from(expected));
+
+    // The ingest role writes through the parent, as before: a region of
+    // new jobs (COPY, routed to DEFAULT: the emulator's March has no
+    // partition)...
+    let ingest_url = format!(
+        "postgres://backup_audit_ingest:{INGEST_PASSWORD}@127.0.0.1:{}/audit",
+        pg.port()
+    );
+    let out = run(&mut ingest_cmd(&ingest_url, &emu, &["eu-west-1"])).await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_exact(&owner, &emu, "eu-west-1").await;
+    assert_no_duplicate_history(&owner).await;
+    // ...and the interval edits of the write path, including one that moves
+    // a version's start into an earlier month, hence another partition.
+    let ingest = connect(&ingest_url).await;
+    let mut tx = ingest.begin().await.unwrap();
+    let moved: Vec<String> = sqlx::query_scalar(
+        "WITH first AS (SELECT account_id, region, copy_job_id, min(valid_from) AS valid_from
+                        FROM copy_job_snapshots GROUP BY 1, 2, 3 ORDER BY 3 LIMIT 1)
+         UPDATE copy_job_snapshots s SET valid_from = s.valid_from - interval '45 days'
+         FROM first f
+         WHERE (s.account_id, s.region, s.copy_job_id, s.valid_from)
+             = (f.account_id, f.region, f.copy_job_id, f.valid_from)
+         RETURNING s.tableoid::regclass::text",
+    )
+    .fetch_all(&mut *tx)
+    .await
+    .unwrap();
+    assert_eq!(moved.len(), 1);
+    let closed = sqlx::query(
+        "UPDATE copy_job_snapshots SET valid_to = valid_from + interval '1 second'
+         WHERE valid_to IS NULL AND valid_from < '2026-01-01'",
+    )
+    .execute(&mut *tx)
+    .await
+    .unwrap();
+    assert!(closed.rows_affected() > 0);
+    tx.rollback().await.unwrap();
+    // It can still neither erase history nor change the partitions.
+    for forbidden in [
+        "DELETE FROM copy_job_snapshots",
+        "DELETE FROM copy_job_snapshots_2025_11",
+        "SELECT copy_job_snapshots_maintain_partitions(12)",
+        "SELECT copy_job_snapshots_add_partitions('2040-01-01', '2040-01-01')",
+        "ALTER TABLE copy_job_snapshots DETACH PARTITION copy_job_snapshots_2025_11",
+    ] {
+        let e = sqlx::query(forbidden).execute(&ingest).await.unwrap_err();
+        let text = e.to_string();
+        assert!(
+            text.contains("permission denied") || text.contains("must be owner"),
+            "{forbidden}: {text}"
+        );
+    }
+    let report_url = format!(
+        "postgres://backup_audit_report:{REPORT_PASSWORD}@127.0.0.1:{}/audit",
+        pg.port()
+    );
+    let report = connect(&report_url).await;
+    assert!(count(&report, "SELECT count(*) FROM copy_jobs_as_of(now())").await > 0);
+    assert!(count(&report, "SELECT count(*) FROM report_state_transitions").await > 0);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn rows_of_months_without_a_partition_wait_in_default_until_migrate() {
+    let url = database();
+    migrate(&url).await;
+    let pool = connect(&url).await;
+    let this_month = count(
+        &pool,
+        "SELECT count(*) FROM pg_inherits WHERE inhparent = 'copy_job_snapshots'::regclass
+           AND inhrelid::regclass::text = 'copy_job_snapshots_' || to_char(now() AT TIME ZONE 'UTC', 'YYYY_MM')",
+    )
+    .await;
+    assert_eq!(this_month, 1, "a fresh schema has this month's partition");
+
+    // Years ahead: no partition, so the DEFAULT one takes the rows.
+    let emu = emulator(40, &["us-east-1"], Faults::default()).await;
+    let store = Store::connect(&url, Default::default()).await.unwrap();
+    observe(&store, &emu, "2031-05-05T05:00:00Z").await;
+    let waiting = count(&pool, "SELECT count(*) FROM copy_job_snapshots_default").await;
+    assert_eq!(waiting, emu.jobs(ACCOUNT, "us-east-1").len() as i64);
+    let before = what_readers_see(&pool).await;
+
+    let out = run(binary().args(["migrate", "--database-url", &url])).await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("made partition copy_job_snapshots_2031_05"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(
+        count(&pool, "SELECT count(*) FROM copy_job_snapshots_default").await,
+        0
+    );
+    assert_eq!(
+        rows_per_partition(&pool).await,
+        [("copy_job_snapshots_2031_05".to_owned(), waiting)]
+    );
+    assert_eq!(what_readers_see(&pool).await, before);
+
+    // Nothing left to do: a second migrate makes nothing.
+    let out = run(binary().args(["migrate", "--database-url", &url])).await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(!stderr(&out).contains("made partition"), "{}", stderr(&out));
+    // Writes to the new partition go on through the parent.
+    emu.advance_clock(Duration::from_secs(3600));
+    observe(&store, &emu, "2031-05-06T05:00:00Z").await;
+    assert_no_duplicate_history(&pool).await;
+}
