@@ -4,7 +4,10 @@
 //! - `ingest`: the binary ingests the same jobs into a fresh database, then
 //!   again with nothing changed, beside `psql \copy` of the same rows into the
 //!   same tables in the same run (the floor any loader can reach);
-//! - `scale`: 10k, 100k and 1M jobs over 20 targets (time, API calls, peak RSS).
+//! - `scale`: 10k, 100k and 1M jobs over 20 targets (4 accounts of an
+//!   organization x 5 regions, found through Organizations and read through
+//!   STS roles): time, API calls, peak RSS and database size, then a table of
+//!   time per job and memory against the smallest size (BENCHMARKS.md).
 //!
 //! Run with `cargo bench --bench pipeline` (all) or `-- list ingest` for some;
 //! `BENCH_JOBS=100000` sets the size of `list` and `ingest`. Figures vary with
@@ -78,10 +81,26 @@ async fn measure(args: &[String], env: &[(&str, String)]) -> Measured {
 
 fn regions(n: usize) -> Vec<String> {
     const ALL: [&str; 20] = [
-        "us-east-1", "us-east-2", "us-west-1", "us-west-2", "ca-central-1",
-        "eu-west-1", "eu-west-2", "eu-west-3", "eu-central-1", "eu-north-1",
-        "eu-south-1", "ap-south-1", "ap-northeast-1", "ap-northeast-2", "ap-northeast-3",
-        "ap-southeast-1", "ap-southeast-2", "sa-east-1", "me-south-1", "af-south-1",
+        "us-east-1",
+        "us-east-2",
+        "us-west-1",
+        "us-west-2",
+        "ca-central-1",
+        "eu-west-1",
+        "eu-west-2",
+        "eu-west-3",
+        "eu-central-1",
+        "eu-north-1",
+        "eu-south-1",
+        "ap-south-1",
+        "ap-northeast-1",
+        "ap-northeast-2",
+        "ap-northeast-3",
+        "ap-southeast-1",
+        "ap-southeast-2",
+        "sa-east-1",
+        "me-south-1",
+        "af-south-1",
     ];
     ALL.iter().take(n).map(|r| r.to_string()).collect()
 }
@@ -104,7 +123,10 @@ async fn emulator(jobs_per_target: usize, regions: &[String]) -> Emulator {
 }
 
 fn region_args(regions: &[String]) -> Vec<String> {
-    regions.iter().flat_map(|r| ["--region".to_owned(), r.clone()]).collect()
+    regions
+        .iter()
+        .flat_map(|r| ["--region".to_owned(), r.clone()])
+        .collect()
 }
 
 fn summary_field(stderr: &str, field: &str) -> u64 {
@@ -120,7 +142,12 @@ fn summary_field(stderr: &str, field: &str) -> u64 {
 async fn bench_list(jobs: usize) {
     let regions = regions(1);
     let emu = emulator(jobs, &regions).await;
-    let mut args = vec!["list".to_owned(), "--quiet".to_owned(), "--endpoint-url".to_owned(), emu.endpoint_url()];
+    let mut args = vec![
+        "list".to_owned(),
+        "--quiet".to_owned(),
+        "--endpoint-url".to_owned(),
+        emu.endpoint_url(),
+    ];
     args.extend(region_args(&regions));
     let m = measure(&args, &[]).await;
     println!(
@@ -140,7 +167,11 @@ fn psql_seconds(pg: &TempPostgres, db: &str, script: &str) -> f64 {
         .arg(script)
         .output()
         .expect("psql");
-    assert!(out.status.success(), "psql: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "psql: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     started.elapsed().as_secs_f64()
 }
 
@@ -148,7 +179,15 @@ async fn bench_ingest(pg: &TempPostgres, jobs: usize) {
     let regions = regions(1);
     let emu = emulator(jobs, &regions).await;
     let url = pg.create_database("bench_ingest").expect("db");
-    let migrate = measure(&["migrate".to_owned(), "--database-url".to_owned(), url.clone()], &[]).await;
+    let migrate = measure(
+        &[
+            "migrate".to_owned(),
+            "--database-url".to_owned(),
+            url.clone(),
+        ],
+        &[],
+    )
+    .await;
     let _ = migrate;
     let mut args = vec![
         "ingest".to_owned(),
@@ -172,14 +211,15 @@ async fn bench_ingest(pg: &TempPostgres, jobs: usize) {
     let dir = tempfile::tempdir().expect("tempdir");
     let jobs_file = dir.path().join("copy_jobs.tsv");
     let history_file = dir.path().join("copy_job_snapshots.tsv");
-    std::fs::set_permissions(dir.path(), std::os::unix::fs::PermissionsExt::from_mode(0o777)).ok();
+    std::fs::set_permissions(
+        dir.path(),
+        std::os::unix::fs::PermissionsExt::from_mode(0o777),
+    )
+    .ok();
     psql_seconds(
         pg,
         "bench_ingest",
-        &format!(
-            "\\copy copy_jobs to '{}'",
-            jobs_file.display()
-        ),
+        &format!("\\copy copy_jobs to '{}'", jobs_file.display()),
     );
     psql_seconds(
         pg,
@@ -187,7 +227,11 @@ async fn bench_ingest(pg: &TempPostgres, jobs: usize) {
         &format!("\\copy copy_job_snapshots to '{}'", history_file.display()),
     );
     let copy_url = pg.create_database("bench_copy").expect("db");
-    measure(&["migrate".to_owned(), "--database-url".to_owned(), copy_url], &[]).await;
+    measure(
+        &["migrate".to_owned(), "--database-url".to_owned(), copy_url],
+        &[],
+    )
+    .await;
     let copy_jobs = psql_seconds(
         pg,
         "bench_copy",
@@ -196,7 +240,10 @@ async fn bench_ingest(pg: &TempPostgres, jobs: usize) {
     let copy_history = psql_seconds(
         pg,
         "bench_copy",
-        &format!("\\copy copy_job_snapshots from '{}'", history_file.display()),
+        &format!(
+            "\\copy copy_job_snapshots from '{}'",
+            history_file.display()
+        ),
     );
     let rows = summary_field(&first.stderr, "jobs_new");
     println!(
@@ -224,14 +271,58 @@ async fn bench_ingest(pg: &TempPostgres, jobs: usize) {
     );
 }
 
+/// The organization of `scale`: 4 accounts x 5 regions = 20 targets, found
+/// through Organizations ListAccounts and read through an STS role per
+/// account, as an organization-wide deployment reads them.
+const SCALE_ACCOUNTS: [&str; 4] = [
+    "100000000001",
+    "100000000002",
+    "100000000003",
+    "100000000004",
+];
+
+/// One size of `scale`.
+struct ScaleRow {
+    jobs: u64,
+    seconds: f64,
+    list_calls: u64,
+    requests: u64,
+    peak_rss_mb: f64,
+    database_mb: f64,
+}
+
 async fn bench_scale(pg: &TempPostgres, sizes: &[usize]) {
-    let regions = regions(20);
+    let regions = regions(5);
+    let accounts: Vec<String> = SCALE_ACCOUNTS.map(String::from).to_vec();
+    let targets = accounts.len() * regions.len();
+    let mut rows: Vec<ScaleRow> = Vec::new();
     for (i, &total) in sizes.iter().enumerate() {
-        let per_target = total / regions.len();
-        let emu = emulator(per_target, &regions).await;
+        let emu = Emulator::start(
+            EmulatorConfig {
+                seed: 99,
+                jobs_per_target: total / targets,
+                accounts: accounts.clone(),
+                regions: regions.clone(),
+                start: Timestamp::parse_rfc3339("2026-06-01T00:00:00Z").unwrap(),
+                // Long enough that every job has finished: a steady state.
+                history: Duration::from_secs(365 * 86_400),
+                ..EmulatorConfig::default()
+            },
+            SocketAddr::from(([127, 0, 0, 1], 0)),
+        )
+        .await
+        .expect("emulator");
         let db = format!("bench_scale_{i}");
         let url = pg.create_database(&db).expect("db");
-        measure(&["migrate".to_owned(), "--database-url".to_owned(), url.clone()], &[]).await;
+        measure(
+            &[
+                "migrate".to_owned(),
+                "--database-url".to_owned(),
+                url.clone(),
+            ],
+            &[],
+        )
+        .await;
         let mut args = vec![
             "ingest".to_owned(),
             "--quiet".to_owned(),
@@ -239,41 +330,111 @@ async fn bench_scale(pg: &TempPostgres, sizes: &[usize]) {
             "json".to_owned(),
             "--endpoint-url".to_owned(),
             emu.endpoint_url(),
+            "--accounts-from-organization".to_owned(),
+            "--role-arn".to_owned(),
+            "arn:aws:iam::{account}:role/BackupAudit".to_owned(),
         ];
         args.extend(region_args(&regions));
         let m = measure(&args, &[("DATABASE_URL", url)]).await;
-        let jobs = summary_field(&m.stderr, "jobs_seen");
-        println!(
-            "scale     {jobs:>9} jobs over {} targets  {:>7.2} s  {:>9.0} jobs/s  {:>6} API calls  peak RSS {:>6.1} MB",
-            regions.len(),
-            m.seconds,
-            jobs as f64 / m.seconds,
-            summary_field(&m.stderr, "api_calls"),
-            m.peak_rss_mb
+        assert_eq!(
+            summary_field(&m.stderr, "targets"),
+            targets as u64,
+            "{}",
+            m.stderr
         );
+        let stats = emu.stats();
+        let database_bytes: f64 = pg
+            .run_sql(&db, "SELECT pg_database_size(current_database())")
+            .ok()
+            .and_then(|out| out.trim().parse().ok())
+            .unwrap_or(0.0);
+        let row = ScaleRow {
+            jobs: summary_field(&m.stderr, "jobs_seen"),
+            seconds: m.seconds,
+            list_calls: summary_field(&m.stderr, "api_calls"),
+            requests: stats.total_requests,
+            peak_rss_mb: m.peak_rss_mb,
+            database_mb: database_bytes / 1_048_576.0,
+        };
+        assert_eq!(
+            row.jobs,
+            (total / targets * targets) as u64,
+            "every job was read"
+        );
+        println!(
+            "scale     {:>9} jobs over {targets} targets  {:>7.2} s  {:>9.0} jobs/s  {:>5} ListCopyJobs calls  {:>5} requests  peak RSS {:>6.1} MB",
+            row.jobs,
+            row.seconds,
+            row.jobs as f64 / row.seconds,
+            row.list_calls,
+            row.requests,
+            row.peak_rss_mb
+        );
+        rows.push(row);
+        emu.shutdown().await;
         pg.run_sql("postgres", &format!("DROP DATABASE {db}")).ok();
+    }
+    // The table for BENCHMARKS.md: time per job and memory against the
+    // smallest size show whether time grows linearly and memory stays flat.
+    if let Some(base) = rows.first() {
+        let base_us = base.seconds * 1e6 / base.jobs.max(1) as f64;
+        println!();
+        println!("| jobs | targets | time | jobs/s | µs per job (vs. smallest) | ListCopyJobs calls | all requests | peak RSS | database size |");
+        println!("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
+        for row in &rows {
+            let us = row.seconds * 1e6 / row.jobs.max(1) as f64;
+            println!(
+                "| {} | {targets} | {:.1} s | {:.0} | {:.0} ({:.2}x) | {} | {} | {:.1} MB | {:.0} MB |",
+                row.jobs,
+                row.seconds,
+                row.jobs as f64 / row.seconds,
+                us,
+                us / base_us,
+                row.list_calls,
+                row.requests,
+                row.peak_rss_mb,
+                row.database_mb
+            );
+        }
     }
 }
 
 #[tokio::main]
 async fn main() {
-    let args: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with("--")).collect();
+    let args: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with("--"))
+        .collect();
     let want = |name: &str| args.is_empty() || args.iter().any(|a| a == name);
     let jobs: usize = std::env::var("BENCH_JOBS")
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(100_000);
-    println!("backup-audit pipeline benchmark ({} cores)", std::thread::available_parallelism().map_or(0, |n| n.get()));
+    println!(
+        "backup-audit pipeline benchmark ({} cores)",
+        std::thread::available_parallelism().map_or(0, |n| n.get())
+    );
     if want("list") {
         bench_list(jobs).await;
     }
     if want("ingest") || want("scale") {
         let pg = TempPostgres::start().expect("PostgreSQL");
+        println!(
+            "PostgreSQL: {}",
+            pg.run_sql("postgres", "SHOW server_version")
+                .unwrap_or_default()
+                .trim()
+        );
         if want("ingest") {
             bench_ingest(&pg, jobs).await;
         }
         if want("scale") {
-            bench_scale(&pg, &[10_000, 100_000, 1_000_000]).await;
+            // BENCH_SCALE=10000,100000 runs other sizes.
+            let sizes: Vec<usize> = std::env::var("BENCH_SCALE")
+                .ok()
+                .map(|v| v.split(',').filter_map(|n| n.trim().parse().ok()).collect())
+                .unwrap_or_else(|| vec![10_000, 100_000, 1_000_000]);
+            bench_scale(&pg, &sizes).await;
         }
     }
 }

@@ -12,7 +12,12 @@ use clap::{Args, ValueEnum};
 pub struct AwsArgs {
     /// AWS region to read; repeat for several. Each (account, region) pair is a
     /// target. Defaults to the profile's or AWS_REGION's region.
-    #[arg(long = "region", value_name = "REGION", env = "AWS_REGION", value_delimiter = ',')]
+    #[arg(
+        long = "region",
+        value_name = "REGION",
+        env = "AWS_REGION",
+        value_delimiter = ','
+    )]
     pub regions: Vec<String>,
 
     /// Named profile from ~/.aws/config (otherwise the standard credential chain).
@@ -47,7 +52,12 @@ pub struct AwsArgs {
     pub shard: Option<Shard>,
 
     /// External id required by the role's trust policy.
-    #[arg(long, value_name = "ID", env = "BACKUP_AUDIT_EXTERNAL_ID", hide_env_values = true)]
+    #[arg(
+        long,
+        value_name = "ID",
+        env = "BACKUP_AUDIT_EXTERNAL_ID",
+        hide_env_values = true
+    )]
     pub external_id: Option<String>,
 
     /// Role session name, as CloudTrail shows it.

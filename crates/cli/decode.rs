@@ -11,12 +11,14 @@ use crate::output::JsonLines;
 use crate::Outcome;
 
 #[derive(Debug, Args)]
-#[command(after_help = "Accepted in each file, mixed freely: DescribeCopyJob bodies or \
+#[command(
+    after_help = "Accepted in each file, mixed freely: DescribeCopyJob bodies or \
 `aws backup describe-copy-job` output ({\"CopyJob\": ...}), ListCopyJobs pages or \
 `aws backup list-copy-jobs` output ({\"CopyJobs\": [...]}), bare CopyJob objects, JSON arrays \
 of them, and JSON Lines of any of these. Timestamps may be epoch seconds or ISO 8601.\n\n\
 A bad record is reported on stderr as FILE:LINE:COLUMN: MEMBER.PATH: message and skipped; \
-the rest is still decoded and the exit code is 1.")]
+the rest is still decoded and the exit code is 1."
+)]
 pub struct DecodeArgs {
     /// Files to read; `-` or none reads standard input.
     #[arg(value_name = "FILE")]
@@ -71,7 +73,13 @@ fn decode_one(name: &str, reader: impl io::BufRead, out: &mut JsonLines) -> io::
                 if e.path().is_empty() {
                     eprintln!("{name}:{}:{}: {}", at.line, at.column, e.message());
                 } else {
-                    eprintln!("{name}:{}:{}: {}: {}", at.line, at.column, e.path(), e.message());
+                    eprintln!(
+                        "{name}:{}:{}: {}: {}",
+                        at.line,
+                        at.column,
+                        e.path(),
+                        e.message()
+                    );
                 }
             }
         }

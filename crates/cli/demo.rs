@@ -21,11 +21,13 @@ const ACCOUNTS: [&str; 2] = ["123456789012", "210987654321"];
 const REGIONS: [&str; 3] = ["us-east-1", "eu-west-1", "ap-southeast-2"];
 
 #[derive(Debug, Args)]
-#[command(after_help = "Starts the AWS Backup emulator in-process (two accounts, three regions, \
+#[command(
+    after_help = "Starts the AWS Backup emulator in-process (two accounts, three regions, \
 realistic synthetic jobs), a throwaway PostgreSQL server (or uses DATABASE_URL when set), \
 migrates, ingests, moves the emulator's clock so running jobs finish, ingests again so the \
 history shows the transitions, then prints the summary and failures reports and writes the \
-HTML report.")]
+HTML report."
+)]
 pub struct DemoArgs {
     /// Synthetic jobs per (account, region).
     #[arg(long, default_value_t = 2000)]
@@ -86,7 +88,9 @@ pub async fn run(args: &DemoArgs) -> anyhow::Result<Outcome> {
         None => {
             let server = tokio::task::spawn_blocking(TempPostgres::start)
                 .await?
-                .context("cannot start a throwaway PostgreSQL (are initdb and pg_ctl installed?)")?;
+                .context(
+                    "cannot start a throwaway PostgreSQL (are initdb and pg_ctl installed?)",
+                )?;
             let url = server.create_database("backup_audit_demo")?;
             eprintln!(
                 "[demo] throwaway PostgreSQL on port {} (data in {})",
@@ -106,7 +110,11 @@ pub async fn run(args: &DemoArgs) -> anyhow::Result<Outcome> {
     // target through STS, as a cross-account deployment would.
     let sdk = aws_config::defaults(BehaviorVersion::latest())
         .credentials_provider(SharedCredentialsProvider::new(Credentials::new(
-            "AKIDDEMO", "demo-secret", None, None, "demo",
+            "AKIDDEMO",
+            "demo-secret",
+            None,
+            None,
+            "demo",
         )))
         .region(Region::new(REGIONS[0]))
         .load()
@@ -141,7 +149,10 @@ pub async fn run(args: &DemoArgs) -> anyhow::Result<Outcome> {
     println!("{}", path.display());
 
     if args.keep {
-        eprintln!("[demo] database: {} (Ctrl-C stops it)", crate::args::redact_url(&url));
+        eprintln!(
+            "[demo] database: {} (Ctrl-C stops it)",
+            crate::args::redact_url(&url)
+        );
         tokio::signal::ctrl_c().await?;
     }
     let failed = first.failed.len() + second.failed.len();

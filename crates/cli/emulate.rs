@@ -15,12 +15,14 @@ use crate::args::parse_duration;
 use crate::Outcome;
 
 #[derive(Debug, Args)]
-#[command(after_help = "Point any AWS SDK or the AWS CLI at it with --endpoint-url \
+#[command(
+    after_help = "Point any AWS SDK or the AWS CLI at it with --endpoint-url \
 http://127.0.0.1:PORT (any access key works; signatures are not checked). The region of \
 each request comes from its SigV4 credential scope, so one emulator serves every region \
 given. Control: POST /_emulator/clock?advance=2h moves the clock (jobs progress \
 CREATED -> RUNNING -> COMPLETED/FAILED/PARTIAL and new jobs appear); GET /_emulator/stats \
-returns request counters.")]
+returns request counters."
+)]
 pub struct EmulateArgs {
     /// Port to listen on (0 picks a free one).
     #[arg(long, default_value_t = 4566)]
@@ -85,7 +87,8 @@ pub async fn run(args: &EmulateArgs) -> anyhow::Result<Outcome> {
     let fixture = match &args.fixture {
         None => None,
         Some(path) => {
-            let file = File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
+            let file =
+                File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
             let mut jobs = Vec::new();
             for record in Decoder::new(BufReader::new(file)) {
                 let record = record.map_err(|e| anyhow::anyhow!("{}:{e}", path.display()))?;
@@ -138,7 +141,10 @@ pub async fn run(args: &EmulateArgs) -> anyhow::Result<Outcome> {
             }
         }
     }
-    eprintln!("stopping; served {} requests", emulator.stats().total_requests);
+    eprintln!(
+        "stopping; served {} requests",
+        emulator.stats().total_requests
+    );
     emulator.shutdown().await;
     Ok(Outcome::Done)
 }

@@ -14,9 +14,11 @@ use crate::output::{JobTable, JsonLines, Progress};
 use crate::Outcome;
 
 #[derive(Debug, Args)]
-#[command(after_help = "Prints one canonical CopyJob JSON object per line, in the order the ids \
+#[command(
+    after_help = "Prints one canonical CopyJob JSON object per line, in the order the ids \
 were given. A missing id is named on stderr with its error code; the others are still printed \
-and the exit code is 1.")]
+and the exit code is 1."
+)]
 pub struct DescribeArgs {
     /// Copy job ids.
     #[arg(value_name = "ID", required = true)]
@@ -35,9 +37,11 @@ pub struct DescribeArgs {
 }
 
 #[derive(Debug, Args)]
-#[command(after_help = "Filters are sent to AWS Backup, never applied after listing. Pages are \
+#[command(
+    after_help = "Filters are sent to AWS Backup, never applied after listing. Pages are \
 followed until AWS stops returning a NextToken. Targets (account x region) run concurrently; \
-a failing target is named on stderr, the others go on, and the exit code is 1.")]
+a failing target is named on stderr, the others go on, and the exit code is 1."
+)]
 pub struct ListArgs {
     #[command(flatten)]
     pub filter: FilterArgs,
@@ -158,7 +162,12 @@ enum Event {
     Failed(Target, FetchError),
 }
 
-async fn list_target(client: &TargetClient, filter: ListFilter, tx: &mpsc::Sender<Event>, progress: &Progress) {
+async fn list_target(
+    client: &TargetClient,
+    filter: ListFilter,
+    tx: &mpsc::Sender<Event>,
+    progress: &Progress,
+) {
     let bar = progress.spinner(client.target().to_string());
     let mut jobs = 0usize;
     let mut pages = std::pin::pin!(client.list(filter));
@@ -167,7 +176,11 @@ async fn list_target(client: &TargetClient, filter: ListFilter, tx: &mpsc::Sende
             Ok(page) => {
                 jobs += page.jobs.len();
                 bar.set_message(format!("{} pages, {jobs} jobs", client.metrics().pages));
-                if tx.send(Event::Jobs(client.target().clone(), page.jobs)).await.is_err() {
+                if tx
+                    .send(Event::Jobs(client.target().clone(), page.jobs))
+                    .await
+                    .is_err()
+                {
                     return;
                 }
             }
@@ -203,8 +216,12 @@ pub async fn list(args: &ListArgs, progress: &Progress) -> anyhow::Result<Outcom
         tokio::spawn(async move {
             futures::stream::iter(targets)
                 .for_each_concurrent(concurrency, |target| {
-                    let (fetcher, filter, tx, progress) =
-                        (fetcher.clone(), filter.clone(), tx.clone(), progress.clone());
+                    let (fetcher, filter, tx, progress) = (
+                        fetcher.clone(),
+                        filter.clone(),
+                        tx.clone(),
+                        progress.clone(),
+                    );
                     async move {
                         match fetcher.client(&target).await {
                             Ok(client) => list_target(&client, filter, &tx, &progress).await,

@@ -15,12 +15,14 @@ use crate::output::Progress;
 use crate::Outcome;
 
 #[derive(Debug, Args)]
-#[command(after_help = "Applies the migrations in migrations/ that the database lacks. \
+#[command(
+    after_help = "Applies the migrations in migrations/ that the database lacks. \
 A second run applies nothing. It also makes the monthly partitions of the history \
 (copy_job_snapshots) for this month and the next twelve, and moves rows waiting in its DEFAULT \
 partition into partitions of their own: run it at least monthly (or on each release). Run it \
 with a role that may create tables; `ingest` itself never changes the schema (see README: \
-least privilege).")]
+least privilege)."
+)]
 pub struct MigrateArgs {
     #[command(flatten)]
     pub db: DbArgs,
@@ -36,14 +38,16 @@ pub enum SummaryFormat {
 }
 
 #[derive(Debug, Args)]
-#[command(after_help = "The first run of a target (account x region) reads every copy job AWS \
+#[command(
+    after_help = "The first run of a target (account x region) reads every copy job AWS \
 still shows (or those since --since). Later runs are incremental: jobs created or completed \
 since the last complete run (minus --overlap), plus those AWS reports as CREATED or RUNNING. \
 Every distinct version of a job becomes a row of copy_job_snapshots.\n\n\
 Runs of the same target take turns (PostgreSQL advisory lock), so overlapping cron runs are safe. \
 The database must be migrated first (`backup-audit migrate`): ingest stops with exit code 2 \
 when migrations are pending.\n\n\
-Exit codes: 0 every target succeeded, 1 some targets failed (named on stderr), 2 could not run.")]
+Exit codes: 0 every target succeeded, 1 some targets failed (named on stderr), 2 could not run."
+)]
 pub struct IngestArgs {
     #[command(flatten)]
     pub db: DbArgs,

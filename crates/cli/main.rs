@@ -28,7 +28,12 @@ use tracing_subscriber::EnvFilter;
 /// through the official SDK (any account, any region) and keeps every job,
 /// and every version of it, in PostgreSQL for audits and SQL reporting.
 #[derive(Debug, Parser)]
-#[command(name = "backup-audit", version, propagate_version = true, max_term_width = 100)]
+#[command(
+    name = "backup-audit",
+    version,
+    propagate_version = true,
+    max_term_width = 100
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -91,11 +96,14 @@ impl Outcome {
 fn init_logging(verbose: u8, quiet: bool) {
     let default = match (quiet, verbose) {
         (true, _) => "error",
-        (false, 0) => "warn,backup_audit=info,backup_ingest=info,backup_fetch=info,backup_emulator=info",
+        (false, 0) => {
+            "warn,backup_audit=info,backup_ingest=info,backup_fetch=info,backup_emulator=info"
+        }
         (false, 1) => "info",
         (false, _) => "debug",
     };
-    let filter = EnvFilter::try_from_env("BACKUP_AUDIT_LOG").unwrap_or_else(|_| EnvFilter::new(default));
+    let filter =
+        EnvFilter::try_from_env("BACKUP_AUDIT_LOG").unwrap_or_else(|_| EnvFilter::new(default));
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
@@ -122,7 +130,10 @@ async fn run(cli: Cli) -> anyhow::Result<Outcome> {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging(cli.verbose, cli.quiet);
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(runtime) => runtime,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");

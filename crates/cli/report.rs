@@ -215,7 +215,11 @@ pub async fn demo_reports(store: &Store, out: &std::path::Path) -> anyhow::Resul
     let older_than = Duration::from_secs(7 * 86_400);
     let mut stdout = BufWriter::new(io::stdout().lock());
     writeln!(stdout, "\nsummary: copy jobs by state")?;
-    print(&mut stdout, ReportFormat::Table, &report::summary(store, &filter).await?)?;
+    print(
+        &mut stdout,
+        ReportFormat::Table,
+        &report::summary(store, &filter).await?,
+    )?;
     let (failures, total) = report::latest_failures(store, &filter, FAILURES_SHOWN).await?;
     writeln!(
         stdout,
@@ -224,7 +228,14 @@ pub async fn demo_reports(store: &Store, out: &std::path::Path) -> anyhow::Resul
     )?;
     print(&mut stdout, ReportFormat::Table, &failures)?;
     stdout.flush()?;
-    let page = html_page(store, &filter, older_than, now, now.add_millis(-(older_than.as_millis() as i64))).await?;
+    let page = html_page(
+        store,
+        &filter,
+        older_than,
+        now,
+        now.add_millis(-(older_than.as_millis() as i64)),
+    )
+    .await?;
     fs::write(out, page).with_context(|| format!("cannot write {}", out.display()))?;
     Ok(())
 }

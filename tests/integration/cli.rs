@@ -26,13 +26,20 @@ async fn decode_is_a_fixed_point_and_names_bad_records() {
     let canonical = dir.path().join("canonical.jsonl");
     std::fs::write(&canonical, &first.stdout).unwrap();
     let second = run(binary().args(["decode"]).arg(&canonical)).await;
-    assert_eq!(second.stdout, first.stdout, "decoding its own output is byte-identical");
+    assert_eq!(
+        second.stdout, first.stdout,
+        "decoding its own output is byte-identical"
+    );
 
     let bad = dir.path().join("bad.json");
     let mut f = std::fs::File::create(&bad).unwrap();
     writeln!(f, "{{\"CopyJobs\": [").unwrap();
     writeln!(f, "  {{\"CopyJobId\": \"a\"}},").unwrap();
-    writeln!(f, "  {{\"CopyJobId\": \"b\", \"BackupSizeInBytes\": \"huge\"}},").unwrap();
+    writeln!(
+        f,
+        "  {{\"CopyJobId\": \"b\", \"BackupSizeInBytes\": \"huge\"}},"
+    )
+    .unwrap();
     writeln!(f, "  {{\"CopyJobId\": \"c\"}}").unwrap();
     writeln!(f, "]}}").unwrap();
     drop(f);
@@ -41,7 +48,9 @@ async fn decode_is_a_fixed_point_and_names_bad_records() {
     let err = stderr(&out);
     assert!(
         err.contains("bad.json:3:")
-            && err.contains("CopyJobs[1].BackupSizeInBytes: invalid type: string \"huge\", expected i64"),
+            && err.contains(
+                "CopyJobs[1].BackupSizeInBytes: invalid type: string \"huge\", expected i64"
+            ),
         "{err}"
     );
     // The good records of both files are still printed.
@@ -82,7 +91,13 @@ async fn describe_keeps_the_order_and_names_missing_ids() {
         .filter(|j| j.parent_job_id == parent.copy_job_id)
         .count();
     let out = run(binary()
-        .args(["describe", "--children", "--region", "us-east-1", "--endpoint-url"])
+        .args([
+            "describe",
+            "--children",
+            "--region",
+            "us-east-1",
+            "--endpoint-url",
+        ])
         .arg(emu.endpoint_url())
         .arg(parent.copy_job_id.as_ref().unwrap()))
     .await;
@@ -101,7 +116,15 @@ async fn list_sends_filters_under_either_name_across_regions() {
     };
     for flag in ["--state", "--by-state"] {
         let out = run(binary()
-            .args(["list", "--region", "us-east-1", "--region", "eu-west-1", flag, "failed"])
+            .args([
+                "list",
+                "--region",
+                "us-east-1",
+                "--region",
+                "eu-west-1",
+                flag,
+                "failed",
+            ])
             .args(["--max-results", "9", "--endpoint-url"])
             .arg(emu.endpoint_url()))
         .await;
@@ -109,14 +132,28 @@ async fn list_sends_filters_under_either_name_across_regions() {
         assert_eq!(lines(&out).len(), failed("us-east-1") + failed("eu-west-1"));
     }
     let out = run(binary()
-        .args(["list", "--region", "us-east-1", "--format", "table", "--endpoint-url"])
+        .args([
+            "list",
+            "--region",
+            "us-east-1",
+            "--format",
+            "table",
+            "--endpoint-url",
+        ])
         .arg(emu.endpoint_url()))
     .await;
     let table = lines(&out);
     assert!(table[0].starts_with("ACCOUNT") && table[0].contains("STATE"));
     assert_eq!(table.len(), 1 + emu.jobs(ACCOUNT, "us-east-1").len());
 
-    let out = run(binary().args(["list", "--region", "us-east-1", "--created-after", "last tuesday"])).await;
+    let out = run(binary().args([
+        "list",
+        "--region",
+        "us-east-1",
+        "--created-after",
+        "last tuesday",
+    ]))
+    .await;
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("RFC 3339"), "{}", stderr(&out));
 }

@@ -25,12 +25,20 @@ async fn migrate_twice_is_a_no_op_and_ingest_refuses_an_unmigrated_database() {
     let emu = emulator(10, &["us-east-1"], Faults::default()).await;
     let out = run(&mut ingest_cmd(&url, &emu, &["us-east-1"])).await;
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
-    assert!(stderr(&out).contains("backup-audit migrate"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("backup-audit migrate"),
+        "{}",
+        stderr(&out)
+    );
 
     migrate(&url).await;
     let again = run(binary().args(["migrate", "--database-url", &url])).await;
     assert!(again.status.success());
-    assert!(stderr(&again).contains("nothing to apply"), "{}", stderr(&again));
+    assert!(
+        stderr(&again).contains("nothing to apply"),
+        "{}",
+        stderr(&again)
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -51,7 +59,10 @@ async fn first_run_then_incremental_runs_are_exact_with_history() {
     }
     let jobs = count(&pool, "SELECT count(*) FROM copy_jobs").await;
     assert_eq!(first["jobs_new"].as_i64(), Some(jobs));
-    assert_eq!(count(&pool, "SELECT count(*) FROM copy_job_snapshots").await, jobs);
+    assert_eq!(
+        count(&pool, "SELECT count(*) FROM copy_job_snapshots").await,
+        jobs
+    );
 
     // Nothing moved: a rerun adds no history.
     let out = run(ingest_cmd(&url, &emu, &regions).args(["--summary", "json"])).await;
@@ -59,7 +70,10 @@ async fn first_run_then_incremental_runs_are_exact_with_history() {
     let rerun = summary(&out);
     assert_eq!(rerun["jobs_new"], 0);
     assert_eq!(rerun["jobs_changed"], 0);
-    assert_eq!(count(&pool, "SELECT count(*) FROM copy_job_snapshots").await, jobs);
+    assert_eq!(
+        count(&pool, "SELECT count(*) FROM copy_job_snapshots").await,
+        jobs
+    );
 
     // Three hours later, open jobs have finished and new ones started.
     emu.advance_clock(Duration::from_secs(3 * 3600));
@@ -67,8 +81,14 @@ async fn first_run_then_incremental_runs_are_exact_with_history() {
     let out = run(ingest_cmd(&url, &emu, &regions).args(["--summary", "json"])).await;
     assert!(out.status.success(), "{}", stderr(&out));
     let incremental = summary(&out);
-    assert!(incremental["jobs_changed"].as_i64().unwrap() > 0, "{incremental}");
-    assert!(incremental["jobs_new"].as_i64().unwrap() > 0, "{incremental}");
+    assert!(
+        incremental["jobs_changed"].as_i64().unwrap() > 0,
+        "{incremental}"
+    );
+    assert!(
+        incremental["jobs_new"].as_i64().unwrap() > 0,
+        "{incremental}"
+    );
     for region in regions {
         assert_exact(&pool, &emu, region).await;
     }
@@ -76,7 +96,11 @@ async fn first_run_then_incremental_runs_are_exact_with_history() {
     // Incremental: a handful of filtered listings per target, not a full re-read.
     let calls = emu.stats().list_calls - calls_before;
     assert!(calls <= 2 * 6, "{calls} ListCopyJobs calls");
-    let runs = count(&pool, "SELECT count(*) FROM ingest_runs WHERE status = 'succeeded'").await;
+    let runs = count(
+        &pool,
+        "SELECT count(*) FROM ingest_runs WHERE status = 'succeeded'",
+    )
+    .await;
     assert_eq!(runs, 6);
 }
 
@@ -103,7 +127,10 @@ async fn two_overlapping_runs_take_turns_and_both_succeed() {
     let pool = connect(&url).await;
     assert_exact(&pool, &emu, "us-east-1").await;
     let jobs = count(&pool, "SELECT count(*) FROM copy_jobs").await;
-    assert_eq!(count(&pool, "SELECT count(*) FROM copy_job_snapshots").await, jobs);
+    assert_eq!(
+        count(&pool, "SELECT count(*) FROM copy_job_snapshots").await,
+        jobs
+    );
     assert_no_duplicate_history(&pool).await;
 }
 
@@ -153,14 +180,25 @@ async fn malformed_responses_fail_their_target_only_and_commit_nothing_from_it()
             },
         )
         .await;
-        let out = run(ingest_cmd(&url, &emu, &["us-east-1", "eu-west-1"]).args(["--max-attempts", "2"])).await;
-        assert_eq!(out.status.code(), Some(1), "{malformed:?}: {}", stderr(&out));
+        let out =
+            run(ingest_cmd(&url, &emu, &["us-east-1", "eu-west-1"]).args(["--max-attempts", "2"]))
+                .await;
+        assert_eq!(
+            out.status.code(),
+            Some(1),
+            "{malformed:?}: {}",
+            stderr(&out)
+        );
         let err = stderr(&out);
         assert!(err.contains("eu-west-1"), "{malformed:?}: {err}");
         let pool = connect(&url).await;
         assert_exact(&pool, &emu, "us-east-1").await;
         assert_eq!(
-            count(&pool, "SELECT count(*) FROM copy_jobs WHERE region = 'eu-west-1'").await,
+            count(
+                &pool,
+                "SELECT count(*) FROM copy_jobs WHERE region = 'eu-west-1'"
+            )
+            .await,
             0,
             "{malformed:?}"
         );
@@ -203,7 +241,10 @@ async fn a_killed_run_is_completed_exactly_by_the_next() {
     child.wait().await.unwrap();
     let partial = count(&pool, "SELECT count(*) FROM copy_jobs").await;
     let total = truth(&emu, "us-east-1").len() as i64;
-    assert!(partial < total, "killed before the end ({partial} of {total})");
+    assert!(
+        partial < total,
+        "killed before the end ({partial} of {total})"
+    );
     assert_eq!(
         count(&pool, "SELECT count(*) FROM ingest_checkpoints").await,
         0,
@@ -213,7 +254,10 @@ async fn a_killed_run_is_completed_exactly_by_the_next() {
     let out = run(&mut ingest_cmd(&url, &emu, &["us-east-1"])).await;
     assert!(out.status.success(), "{}", stderr(&out));
     assert_exact(&pool, &emu, "us-east-1").await;
-    assert_eq!(count(&pool, "SELECT count(*) FROM copy_job_snapshots").await, total);
+    assert_eq!(
+        count(&pool, "SELECT count(*) FROM copy_job_snapshots").await,
+        total
+    );
     assert_no_duplicate_history(&pool).await;
 }
 
@@ -258,8 +302,15 @@ async fn a_database_stopped_mid_run_fails_in_time_and_a_rerun_is_exact() {
     tokio::io::AsyncReadExt::read_to_string(&mut child.stderr.take().unwrap(), &mut err)
         .await
         .unwrap();
-    assert!(stopped_at.elapsed() < Duration::from_secs(60), "{:?}", stopped_at.elapsed());
-    assert!(err.to_lowercase().contains("database") || err.contains("connection"), "{err}");
+    assert!(
+        stopped_at.elapsed() < Duration::from_secs(60),
+        "{:?}",
+        stopped_at.elapsed()
+    );
+    assert!(
+        err.to_lowercase().contains("database") || err.contains("connection"),
+        "{err}"
+    );
     assert!(!err.contains(pg.password()), "the password leaked: {err}");
 
     pg.start_again().unwrap();
@@ -268,7 +319,10 @@ async fn a_database_stopped_mid_run_fails_in_time_and_a_rerun_is_exact() {
     let pool = connect(&url).await;
     assert_exact(&pool, &emu, "us-east-1").await;
     let total = truth(&emu, "us-east-1").len() as i64;
-    assert_eq!(count(&pool, "SELECT count(*) FROM copy_job_snapshots").await, total);
+    assert_eq!(
+        count(&pool, "SELECT count(*) FROM copy_job_snapshots").await,
+        total
+    );
     assert_no_duplicate_history(&pool).await;
 }
 
@@ -281,12 +335,21 @@ async fn a_wrong_password_is_a_clear_error_without_the_password() {
     let endpoint = emu.endpoint_url();
     for args in [
         vec!["migrate"],
-        vec!["ingest", "--region", "us-east-1", "--endpoint-url", &endpoint],
+        vec![
+            "ingest",
+            "--region",
+            "us-east-1",
+            "--endpoint-url",
+            &endpoint,
+        ],
     ] {
         let out = run(binary().args(&args).env("DATABASE_URL", &wrong)).await;
         assert_eq!(out.status.code(), Some(2), "{args:?}");
         let err = stderr(&out);
-        assert!(err.contains("password") || err.contains("authentication"), "{err}");
+        assert!(
+            err.contains("password") || err.contains("authentication"),
+            "{err}"
+        );
         assert!(!err.contains("Wr0ngPassw0rd-xyz"), "{err}");
     }
 }

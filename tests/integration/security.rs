@@ -27,7 +27,11 @@ async fn documented_roles_can_do_their_job_and_nothing_more() {
         .args(["-f", roles])
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 
     let ingest_url = role_url(&pg, "backup_audit_ingest", INGEST_PASSWORD, "audit");
     let report_url = role_url(&pg, "backup_audit_report", REPORT_PASSWORD, "audit");
@@ -48,14 +52,24 @@ async fn documented_roles_can_do_their_job_and_nothing_more() {
         "TRUNCATE copy_jobs",
     ] {
         let e = sqlx::query(forbidden).execute(&ingest).await.unwrap_err();
-        assert!(e.to_string().contains("permission denied") || e.to_string().contains("must be owner"), "{forbidden}: {e}");
+        assert!(
+            e.to_string().contains("permission denied") || e.to_string().contains("must be owner"),
+            "{forbidden}: {e}"
+        );
     }
     let out = run(binary().args(["migrate", "--database-url", &ingest_url])).await;
     assert_eq!(out.status.code(), Some(2), "only the owner migrates");
-    assert!(stderr(&out).contains("permission denied"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("permission denied"),
+        "{}",
+        stderr(&out)
+    );
 
     // The report role reads everything and writes nothing.
-    let jobs: i64 = sqlx::query_scalar("SELECT count(*) FROM copy_jobs").fetch_one(&pool).await.unwrap();
+    let jobs: i64 = sqlx::query_scalar("SELECT count(*) FROM copy_jobs")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
     assert!(jobs > 0);
     for forbidden in [
         "UPDATE copy_jobs SET state = 'COMPLETED'",
@@ -63,7 +77,10 @@ async fn documented_roles_can_do_their_job_and_nothing_more() {
         "DELETE FROM ingest_runs",
     ] {
         let e = sqlx::query(forbidden).execute(&pool).await.unwrap_err();
-        assert!(e.to_string().contains("permission denied"), "{forbidden}: {e}");
+        assert!(
+            e.to_string().contains("permission denied"),
+            "{forbidden}: {e}"
+        );
     }
 }
 
@@ -81,11 +98,19 @@ async fn no_secret_reaches_help_logs_or_the_runs_table() {
     .await;
     assert!(out.status.success(), "{}", stderr(&out));
     let all = format!("{}{}", stderr(&out), String::from_utf8_lossy(&out.stdout));
-    for secret in [secret_key, session, "ExternalId-never-print-me", postgres().password()] {
+    for secret in [
+        secret_key,
+        session,
+        "ExternalId-never-print-me",
+        postgres().password(),
+    ] {
         assert!(!all.contains(secret), "{secret} appeared in the output");
     }
 
-    let help = run(binary().args(["ingest", "--help"]).env("DATABASE_URL", &url)).await;
+    let help = run(binary()
+        .args(["ingest", "--help"])
+        .env("DATABASE_URL", &url))
+    .await;
     assert!(!String::from_utf8_lossy(&help.stdout).contains(postgres().password()));
 
     let pool = connect(&url).await;
@@ -109,13 +134,72 @@ fn make_certificates(dir: &std::path::Path) {
             .current_dir(dir)
             .output()
             .expect("openssl is installed");
-        assert!(out.status.success(), "openssl {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "openssl {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     };
-    run(&["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=backup-audit test CA", "-keyout", "ca.key", "-out", "ca.crt"]);
-    run(&["req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=localhost", "-keyout", "server.key", "-out", "server.csr"]);
+    run(&[
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-days",
+        "2",
+        "-subj",
+        "/CN=backup-audit test CA",
+        "-keyout",
+        "ca.key",
+        "-out",
+        "ca.crt",
+    ]);
+    run(&[
+        "req",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-subj",
+        "/CN=localhost",
+        "-keyout",
+        "server.key",
+        "-out",
+        "server.csr",
+    ]);
     std::fs::write(dir.join("san.ext"), "subjectAltName=DNS:localhost\n").unwrap();
-    run(&["x509", "-req", "-in", "server.csr", "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial", "-days", "2", "-extfile", "san.ext", "-out", "server.crt"]);
-    run(&["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=some other CA", "-keyout", "other.key", "-out", "other.crt"]);
+    run(&[
+        "x509",
+        "-req",
+        "-in",
+        "server.csr",
+        "-CA",
+        "ca.crt",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-days",
+        "2",
+        "-extfile",
+        "san.ext",
+        "-out",
+        "server.crt",
+    ]);
+    run(&[
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-days",
+        "2",
+        "-subj",
+        "/CN=some other CA",
+        "-keyout",
+        "other.key",
+        "-out",
+        "other.crt",
+    ]);
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -128,9 +212,15 @@ async fn tls_with_verify_full_works_and_a_wrong_ca_is_refused() {
     for file in ["server.crt", "server.key"] {
         let target = pg.data_dir().join(file);
         std::fs::copy(certs.path().join(file), &target).unwrap();
-        std::fs::set_permissions(&target, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
+        std::fs::set_permissions(&target, std::os::unix::fs::PermissionsExt::from_mode(0o600))
+            .unwrap();
         let owner = std::fs::metadata(pg.data_dir()).unwrap();
-        std::os::unix::fs::chown(&target, Some(std::os::unix::fs::MetadataExt::uid(&owner)), Some(std::os::unix::fs::MetadataExt::gid(&owner))).unwrap();
+        std::os::unix::fs::chown(
+            &target,
+            Some(std::os::unix::fs::MetadataExt::uid(&owner)),
+            Some(std::os::unix::fs::MetadataExt::gid(&owner)),
+        )
+        .unwrap();
     }
     pg.run_sql("postgres", "ALTER SYSTEM SET ssl = on").unwrap();
     pg.run_sql("postgres", "SELECT pg_reload_conf()").unwrap();
@@ -141,22 +231,35 @@ async fn tls_with_verify_full_works_and_a_wrong_ca_is_refused() {
         }
         std::thread::sleep(std::time::Duration::from_millis(100));
     }
-    let base = format!("postgres://postgres:{}@localhost:{}/tls", pg.password(), pg.port());
+    let base = format!(
+        "postgres://postgres:{}@localhost:{}/tls",
+        pg.password(),
+        pg.port()
+    );
     let ca = certs.path().join("ca.crt");
     let good = format!("{base}?sslmode=verify-full&sslrootcert={}", ca.display());
     let out = run(binary().args(["migrate", "--database-url", &good])).await;
-    assert!(out.status.success(), "verify-full against the right CA: {}", stderr(&out));
+    assert!(
+        out.status.success(),
+        "verify-full against the right CA: {}",
+        stderr(&out)
+    );
     let pool = connect(&good).await;
-    let encrypted: bool = sqlx::query_scalar("SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()")
-        .fetch_one(&pool)
-        .await
-        .unwrap();
+    let encrypted: bool =
+        sqlx::query_scalar("SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
     assert!(encrypted, "the connection is encrypted");
 
     let other = certs.path().join("other.crt");
     let bad = format!("{base}?sslmode=verify-full&sslrootcert={}", other.display());
     let out = run(binary().args(["migrate", "--database-url", &bad])).await;
-    assert_eq!(out.status.code(), Some(2), "a server the CA did not sign is refused");
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "a server the CA did not sign is refused"
+    );
     let err = stderr(&out).to_lowercase();
     assert!(err.contains("certificate") || err.contains("tls"), "{err}");
     assert!(!err.contains(pg.password()));

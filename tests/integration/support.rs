@@ -23,7 +23,11 @@ pub fn postgres() -> &'static TempPostgres {
 /// A fresh database on the shared server, returning its URL.
 pub fn database() -> String {
     static NEXT: AtomicU32 = AtomicU32::new(0);
-    let name = format!("e2e_{}_{}", std::process::id(), NEXT.fetch_add(1, Ordering::Relaxed));
+    let name = format!(
+        "e2e_{}_{}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    );
     postgres().create_database(&name).expect("create database")
 }
 
@@ -90,9 +94,15 @@ pub async fn migrate(url: &str) {
 /// `ingest` against the emulator for `regions`, with quick retries.
 pub fn ingest_cmd(url: &str, emu: &Emulator, regions: &[&str]) -> Command {
     let mut cmd = binary();
-    cmd.args(["ingest", "--quiet", "--initial-backoff-ms", "5", "--endpoint-url"])
-        .arg(emu.endpoint_url())
-        .env("DATABASE_URL", url);
+    cmd.args([
+        "ingest",
+        "--quiet",
+        "--initial-backoff-ms",
+        "5",
+        "--endpoint-url",
+    ])
+    .arg(emu.endpoint_url())
+    .env("DATABASE_URL", url);
     for region in regions {
         cmd.args(["--region", region]);
     }
@@ -226,7 +236,10 @@ pub fn truth_of(emu: &Emulator, account: &str, region: &str) -> BTreeMap<String,
 pub async fn assert_exact_of(pool: &sqlx::PgPool, emu: &Emulator, account: &str, region: &str) {
     let stored = stored_jobs_of(pool, account, region).await;
     let want = truth_of(emu, account, region);
-    assert!(!want.is_empty(), "{account}/{region}: the emulator serves jobs");
+    assert!(
+        !want.is_empty(),
+        "{account}/{region}: the emulator serves jobs"
+    );
     assert_eq!(stored.len(), want.len(), "{account}/{region}: job count");
     for (id, job) in &want {
         assert_eq!(stored.get(id), Some(job), "{account}/{region}: job {id}");

@@ -327,7 +327,9 @@ fn validate(config: &EmulatorConfig) -> Result<(), EmulatorError> {
         .chain(&org.management_account)
         .find(|a| !request::is_account_id(a))
     {
-        return bad(format!("organization account {a:?} is not a 12-digit account id"));
+        return bad(format!(
+            "organization account {a:?} is not a 12-digit account id"
+        ));
     }
     if !(1..=organizations::MAX_RESULTS).contains(&org.page_size) {
         return bad(format!(
@@ -393,20 +395,22 @@ impl Emulator {
     ) -> Result<Emulator, EmulatorError> {
         validate(&config)?;
         let catalog = build_catalog(&config);
-        let shared = Arc::new(Shared::new(
-            catalog,
-            config.accounts[0].clone(),
-            config.regions[0].clone(),
-            config.start,
-            config.faults.clone(),
-            config.seed,
-        )
-        .with_directory(organizations::Directory::new(
-            config.seed,
-            &config.accounts,
-            &config.organization,
-            config.start,
-        )));
+        let shared = Arc::new(
+            Shared::new(
+                catalog,
+                config.accounts[0].clone(),
+                config.regions[0].clone(),
+                config.start,
+                config.faults.clone(),
+                config.seed,
+            )
+            .with_directory(organizations::Directory::new(
+                config.seed,
+                &config.accounts,
+                &config.organization,
+                config.start,
+            )),
+        );
         let listener = tokio::net::TcpListener::bind(addr)
             .await
             .map_err(|source| EmulatorError::Bind { addr, source })?;

@@ -82,7 +82,10 @@ impl fmt::Debug for FetchConfig {
             .field("endpoint_url", &self.endpoint_url)
             .field("region", &self.region)
             .field("role_arn_template", &self.role_arn_template)
-            .field("external_id", &self.external_id.as_ref().map(|_| "<redacted>"))
+            .field(
+                "external_id",
+                &self.external_id.as_ref().map(|_| "<redacted>"),
+            )
             .field("session_name", &self.session_name)
             .field("max_attempts", &self.max_attempts)
             .field("initial_backoff", &self.initial_backoff)
@@ -350,8 +353,7 @@ impl Fetcher {
     pub async fn client(&self, target: &Target) -> Result<TargetClient, FetchError> {
         let region = Region::new(target.region.clone());
         let mut sdk_config = self.base.to_builder().region(region.clone()).build();
-        if let (Some(template), Some(account)) = (&self.config.role_arn_template, &target.account)
-        {
+        if let (Some(template), Some(account)) = (&self.config.role_arn_template, &target.account) {
             let role_arn = template.replace("{account}", account);
             let mut provider = AssumeRoleProvider::builder(role_arn)
                 .session_name(self.config.session_name.clone())
@@ -363,7 +365,9 @@ impl Fetcher {
             let provider = provider.build().await;
             sdk_config = sdk_config
                 .to_builder()
-                .credentials_provider(aws_credential_types::provider::SharedCredentialsProvider::new(provider))
+                .credentials_provider(
+                    aws_credential_types::provider::SharedCredentialsProvider::new(provider),
+                )
                 .build();
         }
         let account = match &target.account {
@@ -461,13 +465,19 @@ impl TargetClient {
         let output = match result {
             Ok(output) => output,
             Err(e) => {
-                return Err(self.refine(FetchError::from_sdk(OP, Some(job_id), &e), captured.body, OP))
+                return Err(self.refine(
+                    FetchError::from_sdk(OP, Some(job_id), &e),
+                    captured.body,
+                    OP,
+                ))
             }
         };
         let job = match captured.body {
-            Some(body) => serde_json::from_slice::<DescribeCopyJobOutput>(&body)
-                .map_err(|e| malformed(OP, &e.to_string(), output.request_id()))?
-                .copy_job,
+            Some(body) => {
+                serde_json::from_slice::<DescribeCopyJobOutput>(&body)
+                    .map_err(|e| malformed(OP, &e.to_string(), output.request_id()))?
+                    .copy_job
+            }
             None => DescribeCopyJobOutput::from(&output).copy_job,
         };
         job.ok_or_else(|| FetchError {
@@ -516,7 +526,9 @@ impl TargetClient {
         let captured = capture.take();
         let output = match result {
             Ok(output) => output,
-            Err(e) => return Err(self.refine(FetchError::from_sdk(OP, None, &e), captured.body, OP)),
+            Err(e) => {
+                return Err(self.refine(FetchError::from_sdk(OP, None, &e), captured.body, OP))
+            }
         };
         self.metrics.pages.fetch_add(1, Ordering::Relaxed);
         let observed_at = captured
@@ -571,8 +583,14 @@ impl TargetClient {
 
     /// Adds our decoder's precise message (member path, position) to a
     /// response the SDK could not read.
-    fn refine(&self, mut error: FetchError, body: Option<bytes::Bytes>, op: &'static str) -> FetchError {
-        let is_json = |body: &bytes::Bytes| body.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{');
+    fn refine(
+        &self,
+        mut error: FetchError,
+        body: Option<bytes::Bytes>,
+        op: &'static str,
+    ) -> FetchError {
+        let is_json =
+            |body: &bytes::Bytes| body.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{');
         if error.kind == FetchErrorKind::MalformedResponse {
             if let Some(body) = body.filter(is_json) {
                 let detail = match op {
@@ -623,7 +641,10 @@ mod tests {
         );
         assert_eq!(t.len(), 4);
         assert_eq!(t[1].to_string(), "111111111111/eu-west-1");
-        assert_eq!(Target::cartesian(&[], &["us-east-1".into()])[0].account, None);
+        assert_eq!(
+            Target::cartesian(&[], &["us-east-1".into()])[0].account,
+            None
+        );
     }
 
     #[test]

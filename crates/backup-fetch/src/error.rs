@@ -58,7 +58,11 @@ pub struct FetchError {
 
 impl FetchError {
     /// An error that did not come from an AWS response.
-    pub fn other(operation: &'static str, kind: FetchErrorKind, message: impl Into<String>) -> Self {
+    pub fn other(
+        operation: &'static str,
+        kind: FetchErrorKind,
+        message: impl Into<String>,
+    ) -> Self {
         FetchError {
             kind,
             operation,
@@ -217,9 +221,11 @@ impl fmt::Display for FetchError {
                 "{} still throttled after all retries: {}",
                 self.operation, self.message
             )?,
-            FetchErrorKind::InvalidParameter => {
-                write!(f, "{} rejected a parameter: {}", self.operation, self.message)?
-            }
+            FetchErrorKind::InvalidParameter => write!(
+                f,
+                "{} rejected a parameter: {}",
+                self.operation, self.message
+            )?,
             FetchErrorKind::Unavailable => write!(
                 f,
                 "{} failed: service unavailable after all retries: {}",
@@ -236,9 +242,11 @@ impl fmt::Display for FetchError {
                 "{} returned a response that cannot be read: {}",
                 self.operation, self.message
             )?,
-            FetchErrorKind::Credentials => {
-                write!(f, "{}: credentials problem: {}", self.operation, self.message)?
-            }
+            FetchErrorKind::Credentials => write!(
+                f,
+                "{}: credentials problem: {}",
+                self.operation, self.message
+            )?,
             FetchErrorKind::Other => write!(f, "{} failed: {}", self.operation, self.message)?,
         }
         match (&self.code, &self.request_id) {

@@ -85,7 +85,11 @@ async fn every_region_is_listed_exactly_in_small_pages() {
     let fetcher = fetcher(&emu.endpoint_url(), FetchConfig::default()).await;
     for region in ["us-east-1", "eu-west-1"] {
         let client = fetcher.client(&target(None, region)).await.unwrap();
-        assert_eq!(client.account(), ACCOUNT, "GetCallerIdentity names the account");
+        assert_eq!(
+            client.account(),
+            ACCOUNT,
+            "GetCallerIdentity names the account"
+        );
         let truth = emu.jobs(ACCOUNT, region);
         assert!(truth.len() >= 300, "{region}: {} jobs", truth.len());
         let small = list_all(
@@ -120,7 +124,8 @@ async fn filters_are_sent_to_the_service() {
         .find(|j| j.is_parent == Some(true))
         .and_then(|j| j.copy_job_id.clone())
         .expect("synthetic data has composite jobs");
-    let cases: Vec<(ListFilter, Box<dyn Fn(&CopyJob) -> bool>)> = vec![
+    type Check = Box<dyn Fn(&CopyJob) -> bool>;
+    let cases: Vec<(ListFilter, Check)> = vec![
         (
             ListFilter {
                 state: Some(CopyJobState::Failed),
@@ -240,7 +245,11 @@ async fn roles_are_assumed_per_account() {
             .await
             .unwrap();
         let jobs = list_all(&client, ListFilter::default()).await;
-        assert_eq!(ids(&jobs), ids(&emu.jobs(account, "us-east-1")), "{account}");
+        assert_eq!(
+            ids(&jobs),
+            ids(&emu.jobs(account, "us-east-1")),
+            "{account}"
+        );
         assert!(jobs
             .iter()
             .all(|j| j.account_id.as_deref() == Some(account)));
@@ -270,7 +279,10 @@ async fn access_denied_names_the_action_and_invalid_parameters_keep_the_message(
         .client(&target(Some(OTHER), "us-east-1"))
         .await
         .unwrap();
-    let error = denied.list_page(&ListFilter::default(), None).await.unwrap_err();
+    let error = denied
+        .list_page(&ListFilter::default(), None)
+        .await
+        .unwrap_err();
     assert_eq!(
         error.kind,
         FetchErrorKind::AccessDenied {
@@ -319,9 +331,16 @@ async fn malformed_responses_are_clear_errors() {
             .list_page(&ListFilter::default(), None)
             .await
             .unwrap_err();
-        assert_eq!(error.kind, FetchErrorKind::MalformedResponse, "{malformed:?}: {error}");
+        assert_eq!(
+            error.kind,
+            FetchErrorKind::MalformedResponse,
+            "{malformed:?}: {error}"
+        );
         assert!(
-            error.to_string().to_lowercase().contains(&expect.to_lowercase()),
+            error
+                .to_string()
+                .to_lowercase()
+                .contains(&expect.to_lowercase()),
             "{malformed:?}: {error}"
         );
     }
@@ -337,10 +356,17 @@ async fn a_dead_endpoint_fails_fast() {
     let fetcher = fetcher(&format!("http://{addr}"), FetchConfig::default()).await;
     let started = Instant::now();
     let error = match fetcher.client(&target(Some(ACCOUNT), "us-east-1")).await {
-        Ok(client) => client.list_page(&ListFilter::default(), None).await.unwrap_err(),
+        Ok(client) => client
+            .list_page(&ListFilter::default(), None)
+            .await
+            .unwrap_err(),
         Err(e) => e,
     };
-    assert!(started.elapsed() < Duration::from_secs(60), "{:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_secs(60),
+        "{:?}",
+        started.elapsed()
+    );
     assert_eq!(error.kind, FetchErrorKind::Connect, "{error}");
 }
 
@@ -377,7 +403,12 @@ async fn organization_accounts_are_the_active_ones_from_every_page() {
     let config = EmulatorConfig {
         seed: 7,
         jobs_per_target: 5,
-        accounts: vec![ACCOUNT.into(), OTHER.into(), third.into(), "444444444444".into()],
+        accounts: vec![
+            ACCOUNT.into(),
+            OTHER.into(),
+            third.into(),
+            "444444444444".into(),
+        ],
         regions: vec!["us-east-1".into()],
         start: start_clock(),
         organization: backup_emulator::Organization {
@@ -393,7 +424,11 @@ async fn organization_accounts_are_the_active_ones_from_every_page() {
     let management = fetcher(&emu.endpoint_url(), FetchConfig::default()).await;
     let accounts = management.organization_accounts().await.unwrap();
     assert_eq!(accounts, [ACCOUNT, OTHER, "444444444444"]);
-    assert_eq!(emu.stats().organizations_calls, 3, "five members in pages of two");
+    assert_eq!(
+        emu.stats().organizations_calls,
+        3,
+        "five members in pages of two"
+    );
 
     // Anyone but the management account is refused, and told which action.
     let emu = Emulator::start(
@@ -418,6 +453,9 @@ async fn organization_accounts_are_the_active_ones_from_every_page() {
         "{error}"
     );
     assert_eq!(error.operation, "ListAccounts");
-    assert!(error.to_string().contains("organizations:ListAccounts"), "{error}");
+    assert!(
+        error.to_string().contains("organizations:ListAccounts"),
+        "{error}"
+    );
     assert!(error.request_id.is_some());
 }

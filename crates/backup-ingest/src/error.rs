@@ -199,7 +199,10 @@ mod tests {
             "postgres://audit@db/audit?***"
         );
         assert_eq!(redact_url("postgres://db/audit"), "postgres://db/audit");
-        assert_eq!(redact_url("postgres://u:pa/ss@h/db"), "postgres://u:***@h/db");
+        assert_eq!(
+            redact_url("postgres://u:pa/ss@h/db"),
+            "postgres://u:***@h/db"
+        );
         assert_eq!(
             redact_url("postgres://u:p@ss@h/db"),
             "postgres://u:***@h/db"
@@ -212,7 +215,10 @@ mod tests {
         let clean = redact(text);
         assert!(!clean.contains("hunter2"), "{clean}");
         assert!(!clean.contains("AKIAABCDEFGHIJKLMNOP"), "{clean}");
-        assert!(clean.starts_with("failed: 'postgres://a:***@h/db'"), "{clean}");
+        assert!(
+            clean.starts_with("failed: 'postgres://a:***@h/db'"),
+            "{clean}"
+        );
         assert!(clean.ends_with(" ok"), "{clean}");
         assert_eq!(redact("plain words stay"), "plain words stay");
     }

@@ -237,7 +237,17 @@ pub async fn ingest_target(
                 started_at: Timestamp::now(),
             })
             .await?;
-        let outcome = run_listings(store, &client, run_id, since, options, &mut counts, &name, progress).await;
+        let outcome = run_listings(
+            store,
+            &client,
+            run_id,
+            since,
+            options,
+            &mut counts,
+            &name,
+            progress,
+        )
+        .await;
         let metrics = client.metrics();
         counts.api_calls = metrics.api_calls;
         counts.retries = metrics.retries;
@@ -366,7 +376,8 @@ async fn run_listings(
     let result = async {
         while let Some(page) = rx.recv().await {
             let page = page?;
-            first_observed = Some(first_observed.map_or(page.observed_at, |t| t.min(page.observed_at)));
+            first_observed =
+                Some(first_observed.map_or(page.observed_at, |t| t.min(page.observed_at)));
             for job in page.jobs {
                 if let (Some(seen), Some(id)) = (seen.as_mut(), job.copy_job_id.as_ref()) {
                     if !seen.insert(id.clone()) {

@@ -5,9 +5,9 @@
 //! top-level `migrations/` folder, writes batches of [`Observation`]s (current
 //! state in `copy_jobs`, one `copy_job_snapshots` row per distinct version),
 //! serializes runs per target with an advisory lock ([`TargetLock`]), and
-//! records runs and checkpoints. Jobs go in through `COPY` into a staging
-//! table and set-based statements, so a batch of thousands costs a few
-//! round trips.
+//! records runs and checkpoints. A batch of thousands of jobs is classified
+//! in Rust against one lookup of the stored state and written with binary
+//! `COPY` and a few set-based statements: a handful of round trips.
 //!
 //! This crate is the only part of backup-audit that talks to PostgreSQL. It
 //! does not fetch from AWS (backup-fetch does); [`report`] runs the report
@@ -24,9 +24,9 @@ mod store;
 mod write;
 
 pub use error::{redact, redact_url, StoreError};
+pub use ingest::{ingest, Counts, IngestOptions, NoProgress, ProgressSink, Summary, TargetReport};
 pub use lock::{target_lock_key, TargetLock};
 pub use partitions::PARTITION_MONTHS_AHEAD;
 pub use rows::{content_hash, DbTime, JobKey};
 pub use runs::{NewRun, RunMode, RunOutcome, RunStatus};
 pub use store::{BatchOutcome, ConnectOptions, JobVersion, Observation, Store, MIGRATOR};
-pub use ingest::{ingest, Counts, IngestOptions, NoProgress, ProgressSink, Summary, TargetReport};

@@ -31,7 +31,7 @@ unknown_members, created_by_unknown, lifecycle_unknown, content_hash";
 
 /// How many fields [`RowEncoder::push_job`] writes: the key's three and the
 /// content columns.
-fn job_fields() -> usize {
+fn job_field_count() -> usize {
     3 + MEMBER_COLUMNS.split(',').count()
 }
 
@@ -106,34 +106,6 @@ fn json_has_nul(json: &[u8]) -> bool {
     })
 }
 
-/// The xxh3-128 hash of a job's canonical JSON, as stored in `content_hash`
-/// (big-endian).
-pub fn content_hash(job: &CopyJob) -> [u8; 16] {
-    let mut json = Vec::with_capacity(2048);
-    job.write_json(&mut json);
-    xxhash_rust::xxh3::xxh3_128(&json).to_be_bytes()
-}
-
-/// Writes the canonical JSON of `job` into `scratch` and returns its hash, or
-/// `None` when it holds a NUL character somewhere (PostgreSQL text and jsonb
-/// cannot store one).
-pub(crate) fn hash_storable(job: &CopyJob, scratch: &mut Vec<u8>) -> Option<[u8; 16]> {
-    scratch.clear();
-    job.write_json(scratch);
-    if json_has_nul(scratch) {
-        return None;
-    }
-    Some(xxhash_rust::xxh3::xxh3_128(scratch).to_be_bytes())
-}
-
-/// Whether JSON text holds the escape `\u0000` (serde_json writes NUL no
-/// other way): a `u0000` preceded by an odd number of backslashes.
-fn json_has_nul(json: &[u8]) -> bool {
-    json.windows(5).enumerate().any(|(i, w)| {
-        w == b"u0000" && json[..i].iter().rev().take_while(|&&b| b == b'\\').count() % 2 == 1
-    })
-}
-
 /// Why an observation cannot be stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Unstorable(pub String);
@@ -158,6 +130,22 @@ impl CopyPayload {
 
     pub(crate) fn rows(&self) -> u64 {
         self.rows
+    }
+
+    /// The bytes written since the last [`clear`](Self::clear), to send as a
+    /// chunk while more rows are encoded.
+    pub(crate) fn pending(&self) -> &[u8] {
+        &self.buf
+    }
+
+    /// Forgets the bytes sent (the rows stay counted).
+    pub(crate) fn clear(&mut self) {
+        self.buf.clear();
+    }
+
+    /// Appends the trailer: nothing may follow.
+    pub(crate) fn end(&mut self) {
+        self.buf.extend_from_slice(&(-1i16).to_be_bytes());
     }
 
     /// A `copy_jobs` row: the job's fields (from [`RowEncoder::push_job`]),
@@ -188,15 +176,16 @@ impl CopyPayload {
 
     fn start_row(&mut self, job_fields: &[u8], more: usize) {
         // Fewer than a hundred columns: the count fits an i16.
-        let count = (job_fields() + more) as i16;
+        let count = (job_field_count() + more) as i16;
         self.buf.extend_from_slice(&count.to_be_bytes());
         self.buf.extend_from_slice(job_fields);
         self.rows += 1;
     }
 
     /// The payload with its trailer.
+    #[cfg(test)]
     pub(crate) fn finish(mut self) -> Vec<u8> {
-        self.buf.extend_from_slice(&(-1i16).to_be_bytes());
+        self.end();
         self.buf
     }
 }
@@ -293,29 +282,70 @@ impl Fields<'_> {
             None => put_null(self.buf),
         }
         put_time(self.buf, job.completion_date);
-        self.text(job.composite_member_identifier.as_deref(), "CompositeMemberIdentifier")?;
-        self.text(cb(|c| c.backup_plan_arn.as_ref()), "CreatedBy.BackupPlanArn")?;
+        self.text(
+            job.composite_member_identifier.as_deref(),
+            "CompositeMemberIdentifier",
+        )?;
+        self.text(
+            cb(|c| c.backup_plan_arn.as_ref()),
+            "CreatedBy.BackupPlanArn",
+        )?;
         self.text(cb(|c| c.backup_plan_id.as_ref()), "CreatedBy.BackupPlanId")?;
-        self.text(cb(|c| c.backup_plan_name.as_ref()), "CreatedBy.BackupPlanName")?;
-        self.text(cb(|c| c.backup_plan_version.as_ref()), "CreatedBy.BackupPlanVersion")?;
-        self.text(cb(|c| c.backup_rule_cron.as_ref()), "CreatedBy.BackupRuleCron")?;
+        self.text(
+            cb(|c| c.backup_plan_name.as_ref()),
+            "CreatedBy.BackupPlanName",
+        )?;
+        self.text(
+            cb(|c| c.backup_plan_version.as_ref()),
+            "CreatedBy.BackupPlanVersion",
+        )?;
+        self.text(
+            cb(|c| c.backup_rule_cron.as_ref()),
+            "CreatedBy.BackupRuleCron",
+        )?;
         self.text(cb(|c| c.backup_rule_id.as_ref()), "CreatedBy.BackupRuleId")?;
-        self.text(cb(|c| c.backup_rule_name.as_ref()), "CreatedBy.BackupRuleName")?;
-        self.text(cb(|c| c.backup_rule_timezone.as_ref()), "CreatedBy.BackupRuleTimezone")?;
-        self.text(job.created_by_backup_job_id.as_deref(), "CreatedByBackupJobId")?;
+        self.text(
+            cb(|c| c.backup_rule_name.as_ref()),
+            "CreatedBy.BackupRuleName",
+        )?;
+        self.text(
+            cb(|c| c.backup_rule_timezone.as_ref()),
+            "CreatedBy.BackupRuleTimezone",
+        )?;
+        self.text(
+            job.created_by_backup_job_id.as_deref(),
+            "CreatedByBackupJobId",
+        )?;
         put_time(self.buf, job.creation_date);
-        self.text(job.destination_backup_vault_arn.as_deref(), "DestinationBackupVaultArn")?;
-        self.text(job.destination_encryption_key_arn.as_deref(), "DestinationEncryptionKeyArn")?;
-        self.text(job.destination_recovery_point_arn.as_deref(), "DestinationRecoveryPointArn")?;
+        self.text(
+            job.destination_backup_vault_arn.as_deref(),
+            "DestinationBackupVaultArn",
+        )?;
+        self.text(
+            job.destination_encryption_key_arn.as_deref(),
+            "DestinationEncryptionKeyArn",
+        )?;
+        self.text(
+            job.destination_recovery_point_arn.as_deref(),
+            "DestinationRecoveryPointArn",
+        )?;
         self.int(lifecycle.and_then(|l| l.delete_after_days));
         self.text(
-            lifecycle.and_then(|l| l.delete_after_event.as_ref()).map(|e| e.as_str()),
+            lifecycle
+                .and_then(|l| l.delete_after_event.as_ref())
+                .map(|e| e.as_str()),
             "DestinationRecoveryPointLifecycle.DeleteAfterEvent",
         )?;
         self.int(lifecycle.and_then(|l| l.move_to_cold_storage_after_days));
         self.bool(lifecycle.and_then(|l| l.opt_in_to_archive_for_supported_resources));
-        self.text(job.destination_vault_lock_state.as_deref(), "DestinationVaultLockState")?;
-        self.text(job.destination_vault_type.as_deref(), "DestinationVaultType")?;
+        self.text(
+            job.destination_vault_lock_state.as_deref(),
+            "DestinationVaultLockState",
+        )?;
+        self.text(
+            job.destination_vault_type.as_deref(),
+            "DestinationVaultType",
+        )?;
         self.text(job.iam_role_arn.as_deref(), "IamRoleArn")?;
         self.bool(job.is_parent);
         self.text(job.message_category.as_deref(), "MessageCategory")?;
@@ -324,8 +354,14 @@ impl Fields<'_> {
         self.text(job.resource_arn.as_deref(), "ResourceArn")?;
         self.text(job.resource_name.as_deref(), "ResourceName")?;
         self.text(job.resource_type.as_deref(), "ResourceType")?;
-        self.text(job.source_backup_vault_arn.as_deref(), "SourceBackupVaultArn")?;
-        self.text(job.source_recovery_point_arn.as_deref(), "SourceRecoveryPointArn")?;
+        self.text(
+            job.source_backup_vault_arn.as_deref(),
+            "SourceBackupVaultArn",
+        )?;
+        self.text(
+            job.source_recovery_point_arn.as_deref(),
+            "SourceRecoveryPointArn",
+        )?;
         self.text(job.state.as_ref().map(|s| s.as_str()), "State")?;
         self.text(job.status_message.as_deref(), "StatusMessage")?;
         // Top-level unknown members: NULL when there are none.
@@ -475,60 +511,106 @@ impl<'r> sqlx::Decode<'r, Postgres> for DbTime {
 mod tests {
     use super::*;
 
-    fn escaped(text: &str) -> String {
-        let mut out = Vec::new();
-        escape_into(&mut out, text.as_bytes());
-        String::from_utf8(out).unwrap()
-    }
-
-    #[test]
-    fn copy_text_escaping() {
-        assert_eq!(escaped("plain"), "plain");
-        assert_eq!(escaped("a\tb"), r"a\tb");
-        assert_eq!(escaped("line1\nline2\r\n"), r"line1\nline2\r\n");
-        assert_eq!(escaped(r"C:\path\n"), r"C:\\path\\n");
-        assert_eq!(escaped(r"\."), r"\\.");
-        assert_eq!(escaped(r"\N"), r"\\N");
-        assert_eq!(escaped("ünïcødé ✓ 🦀"), "ünïcødé ✓ 🦀");
-        assert_eq!(escaped("\\\t\n"), r"\\\t\n");
-        assert_eq!(escaped(""), "");
-    }
-
     fn job(json: &str) -> CopyJob {
         serde_json::from_str(json).unwrap()
     }
 
+    /// Splits a binary `COPY` payload into rows of fields (None: NULL),
+    /// checking its framing.
+    fn parse(payload: &[u8]) -> Vec<Vec<Option<Vec<u8>>>> {
+        assert_eq!(&payload[..COPY_HEADER.len()], COPY_HEADER);
+        let mut at = COPY_HEADER.len();
+        let mut take = |n: usize| {
+            let bytes = payload[at..at + n].to_vec();
+            at += n;
+            bytes
+        };
+        let mut rows = Vec::new();
+        loop {
+            let count = i16::from_be_bytes(take(2).try_into().unwrap());
+            if count == -1 {
+                break;
+            }
+            let mut fields = Vec::new();
+            for _ in 0..count {
+                let len = i32::from_be_bytes(take(4).try_into().unwrap());
+                fields.push((len >= 0).then(|| take(len as usize)));
+            }
+            rows.push(fields);
+        }
+        assert_eq!(at, payload.len(), "nothing after the trailer");
+        rows
+    }
+
+    fn text(field: &Option<Vec<u8>>) -> &str {
+        std::str::from_utf8(field.as_deref().unwrap()).unwrap()
+    }
+
+    /// In binary COPY, special characters need no escaping: a field is its
+    /// length and its bytes, whatever they are.
     #[test]
-    fn a_row_has_every_column_and_one_line() {
-        let mut enc = RowEncoder::new();
-        let j = job(
-            r#"{"CopyJobId":"c1","StatusMessage":"tab\there\nnew \\ line ü","BackupSizeInBytes":5,
-                "CreatedBy":{"BackupPlanId":"p"},"IsParent":false,"X":{"y":"\\"}}"#,
-        );
+    fn copy_fields_carry_tabs_newlines_backslashes_and_unicode_as_is() {
+        let message = "tab\there\nnewline\r\nback\\slash \\N \\. ünïcødé ✓ 🦀";
+        let mut j = job(r#"{"CopyJobId":"c1","BackupSizeInBytes":5,"IsParent":false,
+            "CreatedBy":{"BackupPlanId":"p"},"X":{"y":"\\\t"}}"#);
+        j.status_message = Some(message.to_owned());
         let key = JobKey::of("111122223333", "eu-west-1", &j).unwrap();
         let at = Timestamp::from_millis(1_516_925_490_087).unwrap();
-        let mut out = Vec::new();
-        enc.push_job(&mut out, &key, &j, &content_hash(&j)).unwrap();
-        push_history_tail(&mut out, at, None, 42);
-        let line = String::from_utf8(out).unwrap();
-        assert!(line.ends_with('\n'));
-        assert_eq!(line.matches('\n').count(), 1);
-        let fields: Vec<&str> = line.trim_end_matches('\n').split('\t').collect();
-        let members = MEMBER_COLUMNS.split(',').count();
-        assert_eq!(fields.len(), 3 + members + 3);
-        assert_eq!(&fields[..5], ["111122223333", "eu-west-1", "c1", "f", "5"]);
-        assert!(fields.contains(&r"tab\there\nnew \\ line ü"));
-        assert!(fields.contains(&r#"{"X":{"y":"\\\\"}}"#), "{fields:?}");
-        let tail = &fields[3 + members..];
-        assert_eq!(tail, ["2018-01-26T00:11:30.087Z", r"\N", "42"]);
-        let hash = fields[3 + members - 1];
-        assert!(hash.starts_with(r"\\x") && hash.len() == 3 + 32, "{hash}");
-        // CreatedBy present with no unknown members; lifecycle absent.
-        assert_eq!(fields[3 + members - 3], "{}");
-        assert_eq!(fields[3 + members - 2], r"\N");
+        let mut fields = Vec::new();
+        RowEncoder::new()
+            .push_job(&mut fields, &key, &j, &content_hash(&j))
+            .unwrap();
+        let mut history = CopyPayload::new(0);
+        history.push_history(&fields, at, None, 42);
+        history.push_history(&fields, at, Some(at), 43);
+        assert_eq!(history.rows(), 2);
+        let rows = parse(&history.finish());
+        assert_eq!(rows.len(), 2);
+        let row = &rows[0];
+        let members = MEMBER_COLUMNS.split(',').map(str::trim).collect::<Vec<_>>();
+        assert_eq!(row.len(), 3 + members.len() + 3);
+        let column = |name: &str| &row[3 + members.iter().position(|m| *m == name).unwrap()];
+        assert_eq!(text(&row[0]), "111122223333");
+        assert_eq!(text(&row[2]), "c1");
+        assert_eq!(text(column("status_message")), message);
+        assert_eq!(column("account_id_in_job").as_deref(), Some(&[0u8][..]));
+        assert_eq!(
+            column("backup_size_in_bytes").as_deref(),
+            Some(&5i64.to_be_bytes()[..])
+        );
+        assert_eq!(column("is_parent").as_deref(), Some(&[0u8][..]));
+        assert_eq!(column("completion_date"), &None);
+        // jsonb: version 1, then the JSON text, backslashes as JSON writes them.
+        let unknown = column("unknown_members").as_deref().unwrap();
+        assert_eq!(unknown[0], 1);
+        assert_eq!(&unknown[1..], br#"{"X":{"y":"\\\t"}}"#);
+        // CreatedBy present with no unknown members: {}; lifecycle absent: NULL.
+        assert_eq!(
+            column("created_by_unknown").as_deref(),
+            Some(&b"\x01{}"[..])
+        );
+        assert_eq!(column("lifecycle_unknown"), &None);
+        assert_eq!(
+            column("content_hash").as_deref(),
+            Some(&content_hash(&j)[..])
+        );
+        // The tail: valid_from in microseconds since 2000, valid_to, run_id.
+        let micros = (1_516_925_490_087i64 - 946_684_800_000) * 1000;
+        assert_eq!(
+            row[3 + members.len()].as_deref(),
+            Some(&micros.to_be_bytes()[..])
+        );
+        assert_eq!(row[3 + members.len() + 1], None);
+        assert_eq!(
+            row[3 + members.len() + 2].as_deref(),
+            Some(&42i64.to_be_bytes()[..])
+        );
+        assert_eq!(
+            rows[1][3 + members.len() + 1].as_deref(),
+            Some(&micros.to_be_bytes()[..])
+        );
 
-        let mut current = Vec::new();
-        enc.push_job(&mut current, &key, &j, &content_hash(&j)).unwrap();
+        let mut current = CopyPayload::new(0);
         let book = Bookkeeping {
             observed_at: at,
             first_seen_at: at,
@@ -536,10 +618,13 @@ mod tests {
             last_changed_at: at,
             versions: 3,
         };
-        push_current_tail(&mut current, &book);
-        let line = String::from_utf8(current).unwrap();
-        assert_eq!(line.split('\t').count(), 3 + members + 5);
-        assert!(line.ends_with("\t3\n"));
+        current.push_current(&fields, &book);
+        let rows = parse(&current.finish());
+        assert_eq!(rows[0].len(), 3 + members.len() + 5);
+        assert_eq!(
+            rows[0].last().unwrap().as_deref(),
+            Some(&3i32.to_be_bytes()[..])
+        );
     }
 
     #[test]
@@ -561,8 +646,10 @@ mod tests {
         }
         // A backslash followed by u0000 is text, not a NUL.
         let fine = job(r#"{"CopyJobId":"b","StatusMessage":"\\u0000 and \\\\u0000"}"#);
-        assert!(hash_storable(&fine, &mut scratch).is_some());
-        assert_eq!(hash_storable(&fine, &mut scratch), Some(content_hash(&fine)));
+        assert_eq!(
+            hash_storable(&fine, &mut scratch),
+            Some(content_hash(&fine))
+        );
     }
 
     #[test]

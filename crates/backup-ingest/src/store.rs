@@ -1,12 +1,10 @@
 //! [`Store`]: the connection pool, migrations, batch writes of observed jobs
-//! (see [`crate::write`] for how), per-target locks, checkpoints and run
+//! (the private `write` module says how), per-target locks, checkpoints and run
 //! bookkeeping.
 
 use std::fmt;
 use std::ops::AddAssign;
 use std::str::FromStr;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
 use std::time::Duration;
 
 use backup_model::{CopyJob, Timestamp};
@@ -129,9 +127,8 @@ pub struct JobVersion {
 #[derive(Clone)]
 pub struct Store {
     pool: PgPool,
-    /// Whether `copy_jobs` is known to have planner statistics.
-    has_statistics: Arc<AtomicBool>,
     connect: PgConnectOptions,
+    connect_timeout: Duration,
     /// The URL with its password hidden, for messages.
     target: String,
 }
@@ -163,8 +160,7 @@ impl Store {
             })?
             .application_name("backup-audit");
 
-        match tokio::time::timeout(opts.connect_timeout, PgConnection::connect_with(&connect))
-            .await
+        match tokio::time::timeout(opts.connect_timeout, PgConnection::connect_with(&connect)).await
         {
             Ok(Ok(conn)) => {
                 let _ = conn.close().await;
@@ -185,8 +181,8 @@ impl Store {
         tracing::debug!(%target, "connected");
         Ok(Store {
             pool,
-            has_statistics: Arc::new(AtomicBool::new(false)),
             connect,
+            connect_timeout: opts.connect_timeout,
             target,
         })
     }
@@ -201,7 +197,10 @@ impl Store {
     #[tracing::instrument(skip_all)]
     pub async fn migrate(&self) -> Result<Vec<String>, StoreError> {
         let pending = self.pending_migrations().await?;
-        MIGRATOR.run(&self.pool).await.map_err(StoreError::Migrate)?;
+        MIGRATOR
+            .run(&self.pool)
+            .await
+            .map_err(StoreError::Migrate)?;
         Ok(pending)
     }
 
@@ -247,64 +246,41 @@ impl Store {
     /// `duplicates`). Observations without a CopyJobId, or with a NUL
     /// character, are `rejected` and the rest is written. Concurrent writers
     /// of the same targets take turns (a transaction-scoped advisory lock).
-    #[tracing::instrument(skip_all, fields(run_id, observations = batch.len()))]
+    #[tracing::instrument(skip_all, fields(run_id = run_id, observations = batch.len()))]
     pub async fn write_batch(
         &self,
         run_id: i64,
         batch: &[Observation],
     ) -> Result<BatchOutcome, StoreError> {
-        let outcome = crate::write::write_batch(&self.pool, run_id, batch).await?;
-        if outcome.new > 0 && !self.has_statistics.load(Ordering::Relaxed) {
-            self.ensure_statistics().await;
-        }
-        Ok(outcome)
-    }
-
-    /// Gathers planner statistics of the job tables if they have none.
-    ///
-    /// Without them (a table filled since it was created, before autovacuum
-    /// got to it) PostgreSQL guesses that every column is selective, and the
-    /// key lookups of a batch may pick the (account_id, region, creation_date)
-    /// index over the primary key: measured 50 times slower at 20,000 jobs,
-    /// and worse as the table grows. Statistics from the first batch are
-    /// enough; autovacuum keeps them fresh afterwards.
-    async fn ensure_statistics(&self) {
-        let missing: Result<bool, _> = sqlx::query_scalar(
-            "SELECT NOT EXISTS (SELECT 1 FROM pg_stats WHERE schemaname = current_schema() \
-             AND tablename = 'copy_jobs' AND attname = 'copy_job_id')",
-        )
-        .fetch_one(&self.pool)
-        .await;
-        match missing {
-            Ok(false) => self.has_statistics.store(true, Ordering::Relaxed),
-            Ok(true) => {
-                // Only the tables' owner may analyze them; anyone else gets a
-                // warning, not an error, and autovacuum will do it later.
-                match sqlx::query("ANALYZE copy_jobs, copy_job_snapshots")
-                    .execute(&self.pool)
-                    .await
-                {
-                    Ok(_) => self.has_statistics.store(true, Ordering::Relaxed),
-                    Err(e) => tracing::warn!(error = %e, "could not gather statistics of the job tables"),
-                }
-            }
-            Err(e) => tracing::warn!(error = %e, "could not check statistics of the job tables"),
-        }
+        crate::write::write_batch(&self.pool, run_id, batch).await
     }
 
     /// Takes the ingest lock of a target on a connection of its own, waiting
     /// up to `timeout` for another run to release it
     /// ([`StoreError::LockTimeout`] then).
-    #[tracing::instrument(skip_all, fields(account, region))]
+    #[tracing::instrument(skip_all, fields(account = account, region = region))]
     pub async fn lock_target(
         &self,
         account: &str,
         region: &str,
         timeout: Duration,
     ) -> Result<TargetLock, StoreError> {
-        let conn = PgConnection::connect_with(&self.connect)
-            .await
-            .map_err(|e| connect_error(&self.target, e, &|text| text))?;
+        // A connection of its own: the lock lives as long as this session.
+        let conn = match tokio::time::timeout(
+            self.connect_timeout,
+            PgConnection::connect_with(&self.connect),
+        )
+        .await
+        {
+            Ok(Ok(conn)) => conn,
+            Ok(Err(e)) => return Err(connect_error(&self.target, e, &|text| redact(&text))),
+            Err(_) => {
+                return Err(StoreError::Connect {
+                    target: self.target.clone(),
+                    message: format!("no answer within {:?}", self.connect_timeout),
+                })
+            }
+        };
         TargetLock::acquire(conn, account, region, timeout).await
     }
 
@@ -380,7 +356,10 @@ impl Store {
     /// Records how a run ended. The error message is stored redacted.
     pub async fn finish_run(&self, run_id: i64, outcome: &RunOutcome) -> Result<(), StoreError> {
         let n = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
-        let error = outcome.error.as_deref().map(|e| truncate(&redact(e), MAX_ERROR_LEN));
+        let error = outcome
+            .error
+            .as_deref()
+            .map(|e| truncate(&redact(e), MAX_ERROR_LEN));
         let done = sqlx::query(
             "UPDATE ingest_runs SET status = $2, finished_at = $3, pages = $4, api_calls = $5, \
              retries = $6, jobs_seen = $7, jobs_new = $8, jobs_changed = $9, jobs_unchanged = $10, \
@@ -574,10 +553,7 @@ mod tests {
             Some("p@ss")
         );
         assert_eq!(url_password("postgres://u@h/db"), None);
-        assert_eq!(
-            scrub("bad p@ss here", Some("p@ss")),
-            "bad *** here"
-        );
+        assert_eq!(scrub("bad p@ss here", Some("p@ss")), "bad *** here");
     }
 
     #[test]
@@ -594,5 +570,4 @@ mod tests {
         };
         assert_eq!(a.total(), 5);
     }
-
 }

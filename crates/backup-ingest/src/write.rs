@@ -1,20 +1,22 @@
 //! How a batch of observations is written: current rows, history and
 //! bookkeeping, in one transaction.
 //!
-//! 1. In Rust: one observation per key (the latest), the content hash of each.
+//! 1. In Rust: one observation per key (the latest).
 //! 2. `pg_advisory_xact_lock` on the batch's targets (a few hash buckets of
 //!    account and region), so that concurrent writers of the same jobs take
 //!    turns; the statements that follow see what the previous holder committed.
 //! 3. One query reads the current rows of the batch's keys (hash, times,
-//!    versions); a second reads, for observations older than their current
-//!    row only, the history versions around the observation time (two
-//!    primary-key probes each).
+//!    versions) while Rust computes the content hash of each observation; a
+//!    second query reads, for observations older than their current row only,
+//!    the history versions around the observation time (two primary-key
+//!    probes each).
 //! 4. In Rust: each observation is classified ([`Class`]) and every row to
 //!    write is computed.
 //! 5. New and changed current rows, and new history rows, go to the tables
-//!    with `COPY` (a changed current row is deleted and copied anew); the few
-//!    interval edits and the bookkeeping of jobs seen again are set-based
-//!    updates over arrays.
+//!    with binary `COPY` (a changed current row is deleted and copied anew),
+//!    streamed in chunks as they are encoded so that PostgreSQL works while
+//!    Rust encodes; the few interval edits and the bookkeeping of jobs seen
+//!    again are set-based updates over arrays.
 //!
 //! A writer that bypasses the lock and inserts a job this batch thinks is new
 //! makes the transaction fail with a unique violation; it is retried (as are
@@ -31,8 +33,8 @@ use sqlx::Row as _;
 
 use crate::error::StoreError;
 use crate::rows::{
-    copy_current_statement, copy_history_statement, hash_storable, push_current_tail,
-    push_history_tail, Bookkeeping, DbTime, JobKey, RowEncoder, MEMBER_COLUMNS,
+    copy_current_statement, copy_history_statement, hash_storable, Bookkeeping, CopyPayload,
+    DbTime, JobKey, RowEncoder, MEMBER_COLUMNS,
 };
 use crate::store::{BatchOutcome, Observation};
 
@@ -44,13 +46,16 @@ const WRITE_LOCK_CLASS: i32 = 0x6261;
 /// Targets hash into this many write locks.
 const WRITE_LOCK_BUCKETS: u64 = 128;
 
-/// One observation ready to write: its key, where it is in the batch, and
-/// the hash of its content.
+/// One observation to write: its key and the hash of its content (`None`
+/// until computed, and for observations that cannot be stored).
 struct Staged<'a> {
     key: JobKey,
     obs: &'a Observation,
-    hash: [u8; 16],
+    hash: Option<[u8; 16]>,
 }
+
+/// Bytes of `COPY` data sent at a time.
+const COPY_CHUNK: usize = 256 * 1024;
 
 /// The stored state of a job's current row.
 #[derive(Debug, Clone, Copy)]
@@ -98,19 +103,17 @@ enum Class {
 #[derive(Default)]
 struct Plan {
     outcome: BatchOutcome,
-    /// `COPY copy_jobs` payload: new and changed current rows.
-    current: Vec<u8>,
-    current_rows: u64,
-    /// `COPY copy_job_snapshots` payload.
-    history: Vec<u8>,
-    history_rows: u64,
+    /// Per staged observation: its new current row, if any.
+    current: Vec<Option<Bookkeeping>>,
+    /// Per staged observation: its new history row (valid_from, valid_to), if any.
+    history: Vec<Option<(Timestamp, Option<Timestamp>)>>,
     /// Current rows replaced (deleted, then copied anew).
     replaced: KeyList,
     /// History rows whose valid_to becomes `times`.
     closes: KeyTimes,
     /// History rows whose valid_from moves back to `times`.
     extends: KeyTimes,
-    /// Current contents copied into history from `from` (Reopen).
+    /// Current contents copied into history from `reopen_from` (Reopen).
     reopens: KeyList,
     reopen_from: Vec<DbTime>,
     /// Current rows whose bookkeeping changes.
@@ -186,34 +189,26 @@ pub(crate) async fn write_batch(
     let mut chosen: Vec<(JobKey, usize)> = latest.into_iter().collect();
     // Key order: rows are written in it, which keeps index inserts local.
     chosen.sort_unstable();
-
-    let mut encoder = RowEncoder::new();
-    let mut scratch = Vec::with_capacity(4096);
-    let mut staged = Vec::with_capacity(chosen.len());
-    for (key, i) in chosen {
-        let obs = &batch[i];
-        match hash_storable(&obs.job, &mut scratch) {
-            Some(hash) => staged.push(Staged { key, obs, hash }),
-            None => {
-                // Find the member to name in the message.
-                let why = encoder
-                    .push_job(&mut Vec::new(), &key, &obs.job, &[0; 16])
-                    .err()
-                    .map_or_else(|| "the job contains a NUL character".to_owned(), |u| u.0);
-                outcome.rejected.push((key.copy_job_id, why));
-            }
-        }
-    }
+    let mut staged: Vec<Staged<'_>> = chosen
+        .into_iter()
+        .map(|(key, i)| Staged {
+            key,
+            obs: &batch[i],
+            hash: None,
+        })
+        .collect();
     if staged.is_empty() {
         return Ok(outcome);
     }
 
+    let mut encoder = RowEncoder::new();
+    let mut hashed = false;
     let mut attempt = 1;
     loop {
-        match attempt_batch(pool, run_id, &staged, &mut encoder).await {
+        match attempt_batch(pool, run_id, &mut staged, &mut hashed, &mut encoder).await {
             Ok(done) => {
                 outcome += done;
-                return Ok(outcome);
+                break;
             }
             Err(AttemptError::Retry(why)) if attempt < ATTEMPTS => {
                 tracing::debug!(attempt, reason = %why, "batch collided with another writer; retrying");
@@ -223,13 +218,32 @@ pub(crate) async fn write_batch(
             Err(e) => return Err(e.into_store_error()),
         }
     }
+    for s in staged.iter().filter(|s| s.hash.is_none()) {
+        // Name the member that holds the NUL.
+        let why = encoder
+            .push_job(&mut Vec::new(), &s.key, &s.obs.job, &[0; 16])
+            .err()
+            .map_or_else(|| "the job contains a NUL character".to_owned(), |u| u.0);
+        outcome.rejected.push((s.key.copy_job_id.clone(), why));
+    }
+    Ok(outcome)
+}
+
+/// Computes the content hash of every staged observation (`None` for one
+/// that cannot be stored).
+fn hash_all(staged: &mut [Staged<'_>]) {
+    let mut scratch = Vec::with_capacity(4096);
+    for s in staged {
+        s.hash = hash_storable(&s.obs.job, &mut scratch);
+    }
 }
 
 /// One attempt: a transaction from lock to commit.
 async fn attempt_batch(
     pool: &PgPool,
     run_id: i64,
-    staged: &[Staged<'_>],
+    staged: &mut [Staged<'_>],
+    hashed: &mut bool,
     encoder: &mut RowEncoder,
 ) -> Result<BatchOutcome, AttemptError> {
     // READ COMMITTED whatever the server's default: each statement after the
@@ -240,23 +254,44 @@ async fn attempt_batch(
         .map_err(AttemptError::db("starting a transaction"))?;
     let conn: &mut PgConnection = &mut tx;
 
+    // Every statement of the transaction looks rows up by key: index probes
+    // in nested loops are always the right plan, whatever the statistics say
+    // (a hash join would read the whole table for a batch). Set with the lock,
+    // in the same round trip.
     let buckets = lock_buckets(staged);
-    sqlx::query("SELECT count(pg_advisory_xact_lock($1, b)) FROM unnest($2::int4[]) AS b")
-        .bind(WRITE_LOCK_CLASS)
-        .bind(&buckets)
-        .execute(&mut *conn)
-        .await
-        .map_err(AttemptError::db("taking the write locks"))?;
+    sqlx::query(
+        "SELECT set_config('enable_hashjoin', 'off', true), \
+                set_config('enable_mergejoin', 'off', true), \
+                count(pg_advisory_xact_lock($1, b)) \
+         FROM unnest($2::int4[]) AS b",
+    )
+    .bind(WRITE_LOCK_CLASS)
+    .bind(&buckets)
+    .execute(&mut *conn)
+    .await
+    .map_err(AttemptError::db("taking the write locks"))?;
 
-    let current = read_current(conn, staged).await?;
+    // The hashes are computed while the server looks up the current rows:
+    // the query goes out on the first poll, then the hashing runs.
+    let keys = key_arrays(staged);
+    let lookup = read_current(conn, &keys, staged.len());
+    let hashing = async {
+        if !*hashed {
+            hash_all(staged);
+            *hashed = true;
+        }
+    };
+    let (current, ()) = futures::join!(lookup, hashing);
+    let current = current?;
+
     let around = read_around(conn, staged, &current).await?;
-    let plan = make_plan(run_id, staged, &current, &around, encoder);
-    apply_plan(conn, run_id, &plan).await?;
+    let plan = make_plan(staged, &current, &around);
+    let outcome = apply_plan(conn, run_id, staged, plan, encoder).await?;
 
     tx.commit()
         .await
         .map_err(AttemptError::db("committing the batch"))?;
-    Ok(plan.outcome)
+    Ok(outcome)
 }
 
 /// The write-lock buckets of the batch's targets, sorted (a fixed order
@@ -285,10 +320,10 @@ fn key_arrays(staged: &[Staged<'_>]) -> KeyList {
 /// The current rows of the batch's keys, by position in `staged`.
 async fn read_current(
     conn: &mut PgConnection,
-    staged: &[Staged<'_>],
+    keys: &KeyList,
+    len: usize,
 ) -> Result<Vec<Option<Current>>, AttemptError> {
     let context = "reading current rows";
-    let keys = key_arrays(staged);
     let rows = sqlx::query(
         "SELECT k.i, c.content_hash, c.observed_at, c.first_seen_at, c.last_seen_at,
                 c.last_changed_at, c.versions
@@ -303,7 +338,7 @@ async fn read_current(
     .fetch_all(&mut *conn)
     .await
     .map_err(AttemptError::db(context))?;
-    let mut current = vec![None; staged.len()];
+    let mut current = vec![None; len];
     for row in rows {
         let i: i64 = row.try_get(0).map_err(AttemptError::db(context))?;
         let hash: Vec<u8> = row.try_get(1).map_err(AttemptError::db(context))?;
@@ -335,12 +370,12 @@ async fn read_current(
 /// it is older than its current row, and not simply the current content seen
 /// within the current version's interval.
 fn needs_history(s: &Staged<'_>, current: Option<&Current>) -> bool {
-    match current {
-        Some(c) => {
+    match (current, s.hash) {
+        (Some(c), Some(hash)) => {
             let t = s.obs.observed_at;
-            t < c.book.observed_at && !(s.hash == c.hash && t >= c.book.last_changed_at)
+            t < c.book.observed_at && !(hash == c.hash && t >= c.book.last_changed_at)
         }
-        None => false,
+        _ => false,
     }
 }
 
@@ -405,11 +440,9 @@ async fn read_around(
                 _ => None,
             },
             next: match (next_from, next_hash) {
-                (Some(from), Some(hash)) => Some((
-                    from.0,
-                    next_open.unwrap_or(false),
-                    to_hash(&hash, context)?,
-                )),
+                (Some(from), Some(hash)) => {
+                    Some((from.0, next_open.unwrap_or(false), to_hash(&hash, context)?))
+                }
                 _ => None,
             },
         };
@@ -442,21 +475,18 @@ fn classify(t: Timestamp, hash: [u8; 16], current: Option<&Current>, around: &Ar
 }
 
 /// Computes every write of the batch.
-fn make_plan(
-    run_id: i64,
-    staged: &[Staged<'_>],
-    current: &[Option<Current>],
-    around: &[Around],
-    encoder: &mut RowEncoder,
-) -> Plan {
-    let mut plan = Plan::default();
-    let mut row = Vec::with_capacity(4096);
-    plan.current.reserve(staged.len() * 1900);
-    plan.history.reserve(staged.len() * 1900);
+fn make_plan(staged: &[Staged<'_>], current: &[Option<Current>], around: &[Around]) -> Plan {
+    let mut plan = Plan {
+        current: vec![None; staged.len()],
+        history: vec![None; staged.len()],
+        ..Plan::default()
+    };
     for (i, s) in staged.iter().enumerate() {
+        // Observations that cannot be stored are reported by the caller.
+        let Some(hash) = s.hash else { continue };
         let t = s.obs.observed_at;
         let cur = current[i].as_ref();
-        let class = classify(t, s.hash, cur, &around[i]);
+        let class = classify(t, hash, cur, &around[i]);
         let mut write_current = None;
         let mut write_history = None;
         match (class, cur) {
@@ -502,7 +532,7 @@ fn make_plan(
                 let Some((next_from, next_open, _)) = around[i].next else {
                     continue;
                 };
-                if s.hash == c.hash {
+                if hash == c.hash {
                     plan.outcome.unchanged += 1;
                 } else {
                     plan.outcome.stale += 1;
@@ -562,36 +592,37 @@ fn make_plan(
             // Every class but New has a current row.
             (_, None) => continue,
         }
-        if write_current.is_none() && write_history.is_none() {
-            continue;
-        }
-        // The content columns, encoded once for whichever tables get a row.
-        row.clear();
-        // The hash was checked storable, so the encoding cannot fail.
-        if encoder.push_job(&mut row, &s.key, &s.obs.job, &s.hash).is_err() {
-            continue;
-        }
-        if let Some(book) = write_current {
-            plan.current.extend_from_slice(&row);
-            push_current_tail(&mut plan.current, &book);
-            plan.current_rows += 1;
-        }
-        if let Some((from, to)) = write_history {
-            plan.history.extend_from_slice(&row);
-            push_history_tail(&mut plan.history, from, to, run_id);
-            plan.history_rows += 1;
-        }
+        plan.current[i] = write_current;
+        plan.history[i] = write_history;
     }
     plan
 }
 
-async fn apply_plan(conn: &mut PgConnection, run_id: i64, plan: &Plan) -> Result<(), AttemptError> {
+async fn apply_plan(
+    conn: &mut PgConnection,
+    run_id: i64,
+    staged: &[Staged<'_>],
+    plan: Plan,
+    encoder: &mut RowEncoder,
+) -> Result<BatchOutcome, AttemptError> {
     if plan.closes.keys.len() > 0 {
-        let done = update_times(conn, CLOSE_INTERVALS, &plan.closes, "closing history intervals").await?;
+        let done = update_times(
+            conn,
+            CLOSE_INTERVALS,
+            &plan.closes,
+            "closing history intervals",
+        )
+        .await?;
         check_count("closing history intervals", done, plan.closes.keys.len())?;
     }
     if plan.extends.keys.len() > 0 {
-        let done = update_times(conn, EXTEND_INTERVALS, &plan.extends, "extending history intervals").await?;
+        let done = update_times(
+            conn,
+            EXTEND_INTERVALS,
+            &plan.extends,
+            "extending history intervals",
+        )
+        .await?;
         check_count("extending history intervals", done, plan.extends.keys.len())?;
     }
     if plan.reopens.len() > 0 {
@@ -623,11 +654,61 @@ async fn apply_plan(conn: &mut PgConnection, run_id: i64, plan: &Plan) -> Result
         .rows_affected();
         check_count("replacing changed jobs", done, plan.replaced.len())?;
     }
-    if plan.current_rows > 0 {
-        copy_in(conn, &COPY_CURRENT, &plan.current, plan.current_rows, "writing current rows").await?;
+    // The content fields of each row, encoded once for both tables.
+    let mut fields = EncodedRows::new(staged.len());
+    if plan.current.iter().any(Option::is_some) {
+        let context = "writing current rows";
+        let mut copy = conn
+            .copy_in_raw(&COPY_CURRENT)
+            .await
+            .map_err(AttemptError::db(context))?;
+        let mut payload = CopyPayload::new(COPY_CHUNK + 8192);
+        let mut result = Ok(());
+        for (i, book) in plan.current.iter().enumerate() {
+            let Some(book) = book else { continue };
+            match fields.get(i, &staged[i], encoder) {
+                Ok(row) => payload.push_current(row, book),
+                Err(e) => {
+                    result = Err(e);
+                    break;
+                }
+            }
+            if payload.pending().len() >= COPY_CHUNK {
+                if let Err(e) = copy.send(payload.pending()).await {
+                    result = Err(AttemptError::db(context)(e));
+                    break;
+                }
+                payload.clear();
+            }
+        }
+        finish_copy(copy, payload, result, context).await?;
     }
-    if plan.history_rows > 0 {
-        copy_in(conn, &COPY_HISTORY, &plan.history, plan.history_rows, "writing history").await?;
+    if plan.history.iter().any(Option::is_some) {
+        let context = "writing history";
+        let mut copy = conn
+            .copy_in_raw(&COPY_HISTORY)
+            .await
+            .map_err(AttemptError::db(context))?;
+        let mut payload = CopyPayload::new(COPY_CHUNK + 8192);
+        let mut result = Ok(());
+        for (i, interval) in plan.history.iter().enumerate() {
+            let Some((from, to)) = interval else { continue };
+            match fields.get(i, &staged[i], encoder) {
+                Ok(row) => payload.push_history(row, *from, *to, run_id),
+                Err(e) => {
+                    result = Err(e);
+                    break;
+                }
+            }
+            if payload.pending().len() >= COPY_CHUNK {
+                if let Err(e) = copy.send(payload.pending()).await {
+                    result = Err(AttemptError::db(context)(e));
+                    break;
+                }
+                payload.clear();
+            }
+        }
+        finish_copy(copy, payload, result, context).await?;
     }
     if plan.seen.len() > 0 {
         let book = |f: fn(&Bookkeeping) -> Timestamp| -> Vec<DbTime> {
@@ -651,14 +732,19 @@ async fn apply_plan(conn: &mut PgConnection, run_id: i64, plan: &Plan) -> Result
         .bind(book(|b| b.first_seen_at))
         .bind(book(|b| b.last_seen_at))
         .bind(book(|b| b.last_changed_at))
-        .bind(plan.seen_book.iter().map(|b| b.versions).collect::<Vec<i32>>())
+        .bind(
+            plan.seen_book
+                .iter()
+                .map(|b| b.versions)
+                .collect::<Vec<i32>>(),
+        )
         .execute(&mut *conn)
         .await
         .map_err(AttemptError::db("updating sightings"))?
         .rows_affected();
         check_count("updating sightings", done, plan.seen.len())?;
     }
-    Ok(())
+    Ok(plan.outcome)
 }
 
 async fn update_times(
@@ -679,23 +765,63 @@ async fn update_times(
         .rows_affected())
 }
 
-async fn copy_in(
-    conn: &mut PgConnection,
-    statement: &str,
-    payload: &[u8],
-    rows: u64,
+/// Sends the rest of a `COPY` and ends it, or aborts it after an error.
+async fn finish_copy(
+    mut copy: sqlx::postgres::PgCopyIn<&mut PgConnection>,
+    mut payload: CopyPayload,
+    result: Result<(), AttemptError>,
     context: &'static str,
 ) -> Result<(), AttemptError> {
-    let mut copy = conn
-        .copy_in_raw(statement)
-        .await
-        .map_err(AttemptError::db(context))?;
-    if let Err(e) = copy.send(payload).await {
+    if let Err(e) = result {
+        let _ = copy.abort("the batch could not be encoded").await;
+        return Err(e);
+    }
+    payload.end();
+    if let Err(e) = copy.send(payload.pending()).await {
         let _ = copy.abort("sending failed").await;
         return Err(AttemptError::db(context)(e));
     }
     let copied = copy.finish().await.map_err(AttemptError::db(context))?;
-    check_count(context, copied, rows as usize)
+    check_count(context, copied, payload.rows() as usize)
+}
+
+/// The content fields of staged observations, encoded on first use.
+struct EncodedRows {
+    bytes: Vec<u8>,
+    /// Per staged observation: where its fields are in `bytes`.
+    spans: Vec<Option<(usize, usize)>>,
+}
+
+impl EncodedRows {
+    fn new(len: usize) -> Self {
+        EncodedRows {
+            bytes: Vec::with_capacity(len * 1600),
+            spans: vec![None; len],
+        }
+    }
+
+    fn get(
+        &mut self,
+        i: usize,
+        staged: &Staged<'_>,
+        encoder: &mut RowEncoder,
+    ) -> Result<&[u8], AttemptError> {
+        let (start, end) = match self.spans[i] {
+            Some(span) => span,
+            None => {
+                let hash = staged.hash.unwrap_or_default();
+                let start = self.bytes.len();
+                encoder
+                    .push_job(&mut self.bytes, &staged.key, &staged.obs.job, &hash)
+                    // The hash was checked storable; this cannot happen.
+                    .map_err(|u| AttemptError::fatal("encoding a job", &u.0))?;
+                let span = (start, self.bytes.len());
+                self.spans[i] = Some(span);
+                span
+            }
+        };
+        Ok(&self.bytes[start..end])
+    }
 }
 
 fn to_hash(bytes: &[u8], context: &'static str) -> Result<[u8; 16], AttemptError> {
@@ -826,23 +952,62 @@ mod tests {
         let c = current(1, "2026-01-01T10:00:00Z", "2026-01-01T08:00:00Z");
         let none = Around::default();
         let at = |s: &str, hash: u8| Some((t(s), [hash; 16]));
-        assert_eq!(classify(t("2026-01-01T11:00:00Z"), [1; 16], None, &none), Class::New);
-        assert_eq!(classify(t("2026-01-01T11:00:00Z"), [1; 16], Some(&c), &none), Class::Seen);
-        assert_eq!(classify(t("2026-01-01T11:00:00Z"), [2; 16], Some(&c), &none), Class::Changed);
-        assert_eq!(classify(t("2026-01-01T10:00:00Z"), [2; 16], Some(&c), &none), Class::Conflict);
-        assert_eq!(classify(t("2026-01-01T09:00:00Z"), [1; 16], Some(&c), &none), Class::Seen);
+        assert_eq!(
+            classify(t("2026-01-01T11:00:00Z"), [1; 16], None, &none),
+            Class::New
+        );
+        assert_eq!(
+            classify(t("2026-01-01T11:00:00Z"), [1; 16], Some(&c), &none),
+            Class::Seen
+        );
+        assert_eq!(
+            classify(t("2026-01-01T11:00:00Z"), [2; 16], Some(&c), &none),
+            Class::Changed
+        );
+        assert_eq!(
+            classify(t("2026-01-01T10:00:00Z"), [2; 16], Some(&c), &none),
+            Class::Conflict
+        );
+        assert_eq!(
+            classify(t("2026-01-01T09:00:00Z"), [1; 16], Some(&c), &none),
+            Class::Seen
+        );
         // Inside the current interval, other content: reopen.
-        let inside = Around { at: at("2026-01-01T08:00:00Z", 1), next: None };
-        assert_eq!(classify(t("2026-01-01T09:00:00Z"), [2; 16], Some(&c), &inside), Class::Reopen);
+        let inside = Around {
+            at: at("2026-01-01T08:00:00Z", 1),
+            next: None,
+        };
+        assert_eq!(
+            classify(t("2026-01-01T09:00:00Z"), [2; 16], Some(&c), &inside),
+            Class::Reopen
+        );
         // Before the first version, which has other content: insert.
-        let before = Around { at: None, next: Some((t("2026-01-01T08:00:00Z"), true, [1; 16])) };
-        assert_eq!(classify(t("2026-01-01T07:00:00Z"), [2; 16], Some(&c), &before), Class::Insert);
+        let before = Around {
+            at: None,
+            next: Some((t("2026-01-01T08:00:00Z"), true, [1; 16])),
+        };
+        assert_eq!(
+            classify(t("2026-01-01T07:00:00Z"), [2; 16], Some(&c), &before),
+            Class::Insert
+        );
         // The current content before its first sighting: extend.
-        assert_eq!(classify(t("2026-01-01T07:00:00Z"), [1; 16], Some(&c), &before), Class::Extend);
+        assert_eq!(
+            classify(t("2026-01-01T07:00:00Z"), [1; 16], Some(&c), &before),
+            Class::Extend
+        );
         // An older version in force then with that content: nothing.
-        let old = Around { at: at("2026-01-01T06:00:00Z", 3), next: Some((t("2026-01-01T08:00:00Z"), true, [1; 16])) };
-        assert_eq!(classify(t("2026-01-01T07:00:00Z"), [3; 16], Some(&c), &old), Class::SameThen);
+        let old = Around {
+            at: at("2026-01-01T06:00:00Z", 3),
+            next: Some((t("2026-01-01T08:00:00Z"), true, [1; 16])),
+        };
+        assert_eq!(
+            classify(t("2026-01-01T07:00:00Z"), [3; 16], Some(&c), &old),
+            Class::SameThen
+        );
         // Another version recorded at that very instant.
-        assert_eq!(classify(t("2026-01-01T06:00:00Z"), [4; 16], Some(&c), &old), Class::Conflict);
+        assert_eq!(
+            classify(t("2026-01-01T06:00:00Z"), [4; 16], Some(&c), &old),
+            Class::Conflict
+        );
     }
 }

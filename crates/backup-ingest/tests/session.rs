@@ -5,9 +5,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use backup_ingest::{
-    ConnectOptions, NewRun, RunMode, RunOutcome, RunStatus, Store, StoreError,
-};
+use backup_ingest::{ConnectOptions, NewRun, RunMode, RunOutcome, RunStatus, Store, StoreError};
 use common::*;
 
 #[tokio::test]
@@ -23,7 +21,10 @@ async fn migrations_apply_from_empty_and_then_do_nothing() {
     assert_eq!(store.pending_migrations().await.unwrap(), all);
     let err = store.ensure_migrated().await.unwrap_err();
     assert!(matches!(err, StoreError::PendingMigrations { .. }));
-    assert!(err.to_string().contains("run `backup-audit migrate`"), "{err}");
+    assert!(
+        err.to_string().contains("run `backup-audit migrate`"),
+        "{err}"
+    );
 
     assert_eq!(store.migrate().await.unwrap(), all);
     assert!(store.pending_migrations().await.unwrap().is_empty());
@@ -62,12 +63,17 @@ async fn a_wrong_password_is_a_clear_error_without_the_password() {
     for shown in [err.to_string(), format!("{err:?}"), error_chain(&err)] {
         assert!(!shown.contains(wrong_password), "{shown}");
         assert!(!shown.contains(&right), "{shown}");
-        assert!(shown.contains("password authentication failed") || shown.contains("127.0.0.1"), "{shown}");
+        assert!(
+            shown.contains("password authentication failed") || shown.contains("127.0.0.1"),
+            "{shown}"
+        );
     }
     assert!(err.to_string().contains("postgres:***@127.0.0.1"), "{err}");
 
     // A good connection does not show it either.
-    let store = Store::connect(&url, ConnectOptions::default()).await.unwrap();
+    let store = Store::connect(&url, ConnectOptions::default())
+        .await
+        .unwrap();
     assert!(!format!("{store:?}").contains(&right));
 }
 
@@ -90,9 +96,12 @@ async fn an_unreachable_server_is_a_clear_error() {
     let shown = format!("{err} {err:?}");
     assert!(!shown.contains("s3cret-pw"), "{shown}");
 
-    let bad = Store::connect("postgres://u:s3cret-pw@127.0.0.1:notaport/db", ConnectOptions::default())
-        .await
-        .unwrap_err();
+    let bad = Store::connect(
+        "postgres://u:s3cret-pw@127.0.0.1:notaport/db",
+        ConnectOptions::default(),
+    )
+    .await
+    .unwrap_err();
     assert!(matches!(bad, StoreError::InvalidUrl { .. }), "{bad:?}");
     assert!(!format!("{bad} {bad:?}").contains("s3cret-pw"));
 }
@@ -208,12 +217,21 @@ async fn runs_and_checkpoints_are_recorded() {
     .fetch_one(store.pool())
     .await
     .unwrap();
-    assert_eq!((row.0.as_str(), row.1.as_str(), row.2, row.3, row.4), ("failed", "incremental", 3, 1, 1, ));
+    assert_eq!(
+        (row.0.as_str(), row.1.as_str(), row.2, row.3, row.4),
+        ("failed", "incremental", 3, 1, 1,)
+    );
     let error = row.5.unwrap();
-    assert!(!error.contains("hunter2") && !error.contains("abc"), "{error}");
+    assert!(
+        !error.contains("hunter2") && !error.contains("abc"),
+        "{error}"
+    );
     assert_eq!(row.6, group);
 
-    assert_eq!(store.checkpoint("111122223333", "eu-west-1").await.unwrap(), None);
+    assert_eq!(
+        store.checkpoint("111122223333", "eu-west-1").await.unwrap(),
+        None
+    );
     store
         .set_checkpoint("111122223333", "eu-west-1", ts("2026-01-02T00:00:00Z"), id)
         .await
@@ -224,7 +242,12 @@ async fn runs_and_checkpoints_are_recorded() {
     );
     // It only moves forward.
     store
-        .set_checkpoint("111122223333", "eu-west-1", ts("2026-01-01T00:00:00Z"), second)
+        .set_checkpoint(
+            "111122223333",
+            "eu-west-1",
+            ts("2026-01-01T00:00:00Z"),
+            second,
+        )
         .await
         .unwrap();
     assert_eq!(
@@ -232,12 +255,54 @@ async fn runs_and_checkpoints_are_recorded() {
         Some(ts("2026-01-02T00:00:00Z"))
     );
     store
-        .set_checkpoint("111122223333", "eu-west-1", ts("2026-01-03T12:34:56.789Z"), second)
+        .set_checkpoint(
+            "111122223333",
+            "eu-west-1",
+            ts("2026-01-03T12:34:56.789Z"),
+            second,
+        )
         .await
         .unwrap();
     assert_eq!(
         store.checkpoint("111122223333", "eu-west-1").await.unwrap(),
         Some(ts("2026-01-03T12:34:56.789Z"))
     );
-    assert_eq!(store.checkpoint("111122223333", "us-east-1").await.unwrap(), None);
+    assert_eq!(
+        store.checkpoint("111122223333", "us-east-1").await.unwrap(),
+        None
+    );
+}
+
+#[tokio::test]
+async fn a_server_that_goes_away_gives_connection_errors_and_writes_resume_after() {
+    // A server of its own: this test stops it.
+    let mut pg = pg_throwaway::TempPostgres::start().unwrap();
+    let url = pg.create_database("gone").unwrap();
+    let opts = ConnectOptions {
+        acquire_timeout: Duration::from_secs(2),
+        connect_timeout: Duration::from_secs(2),
+        ..ConnectOptions::default()
+    };
+    let store = Store::connect(&url, opts).await.unwrap();
+    store.migrate().await.unwrap();
+    let batch = vec![obs("2026-01-01T00:00:00Z", listed("j", "RUNNING"))];
+    assert_eq!(store.write_batch(1, &batch).await.unwrap().new, 1);
+
+    pg.stop().unwrap();
+    let later = vec![obs("2026-01-01T01:00:00Z", listed("j", "COMPLETED"))];
+    let err = store.write_batch(1, &later).await.unwrap_err();
+    assert!(err.is_connection_problem(), "{err:?}");
+    assert!(!format!("{err} {err:?}").contains(pg.password()));
+    let err = store
+        .lock_target("111122223333", "eu-west-1", Duration::ZERO)
+        .await
+        .unwrap_err();
+    assert!(err.is_connection_problem(), "{err:?}");
+
+    pg.start_again().unwrap();
+    // The pool reconnects; nothing was half written.
+    let outcome = store.write_batch(1, &later).await.unwrap();
+    assert_eq!(outcome.changed, 1);
+    assert_eq!(intervals(&store, "j").await.len(), 2);
+    assert_history_consistent(&store).await;
 }

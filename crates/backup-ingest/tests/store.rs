@@ -86,17 +86,40 @@ async fn history_grows_only_when_content_changes() {
         let store = store.clone();
         async move { store.write_batch(7, &batch).await.unwrap() }
     };
-    assert_eq!(counts(&write("2026-01-01T00:00:00Z", "CREATED").await), (1, 0, 0, 0));
-    assert_eq!(counts(&write("2026-01-01T01:00:00Z", "CREATED").await), (0, 0, 1, 0));
-    assert_eq!(counts(&write("2026-01-01T02:00:00Z", "RUNNING").await), (0, 1, 0, 0));
-    assert_eq!(counts(&write("2026-01-01T03:00:00Z", "RUNNING").await), (0, 0, 1, 0));
-    assert_eq!(counts(&write("2026-01-01T04:00:00Z", "COMPLETED").await), (0, 1, 0, 0));
+    assert_eq!(
+        counts(&write("2026-01-01T00:00:00Z", "CREATED").await),
+        (1, 0, 0, 0)
+    );
+    assert_eq!(
+        counts(&write("2026-01-01T01:00:00Z", "CREATED").await),
+        (0, 0, 1, 0)
+    );
+    assert_eq!(
+        counts(&write("2026-01-01T02:00:00Z", "RUNNING").await),
+        (0, 1, 0, 0)
+    );
+    assert_eq!(
+        counts(&write("2026-01-01T03:00:00Z", "RUNNING").await),
+        (0, 0, 1, 0)
+    );
+    assert_eq!(
+        counts(&write("2026-01-01T04:00:00Z", "COMPLETED").await),
+        (0, 1, 0, 0)
+    );
 
     assert_eq!(
         intervals(&store, "j").await,
         vec![
-            ("2026-01-01T00:00:00.000Z".into(), Some("2026-01-01T02:00:00.000Z".into()), "CREATED".into()),
-            ("2026-01-01T02:00:00.000Z".into(), Some("2026-01-01T04:00:00.000Z".into()), "RUNNING".into()),
+            (
+                "2026-01-01T00:00:00.000Z".into(),
+                Some("2026-01-01T02:00:00.000Z".into()),
+                "CREATED".into()
+            ),
+            (
+                "2026-01-01T02:00:00.000Z".into(),
+                Some("2026-01-01T04:00:00.000Z".into()),
+                "RUNNING".into()
+            ),
             ("2026-01-01T04:00:00.000Z".into(), None, "COMPLETED".into()),
         ]
     );
@@ -120,59 +143,114 @@ async fn an_older_observation_goes_into_history_and_leaves_the_current_row() {
     let one = |at: &str, state: &str| vec![obs(at, listed("j", state))];
 
     // Newer first...
-    store.write_batch(1, &one("2026-01-01T10:00:00Z", "COMPLETED")).await.unwrap();
+    store
+        .write_batch(1, &one("2026-01-01T10:00:00Z", "COMPLETED"))
+        .await
+        .unwrap();
     // ...then an older one, from before the first version we know.
-    let older = store.write_batch(2, &one("2026-01-01T08:00:00Z", "RUNNING")).await.unwrap();
+    let older = store
+        .write_batch(2, &one("2026-01-01T08:00:00Z", "RUNNING"))
+        .await
+        .unwrap();
     assert_eq!(counts(&older), (0, 0, 0, 1));
     assert_eq!(
-        store.job(&key("j")).await.unwrap().unwrap().state.unwrap().as_str(),
+        store
+            .job(&key("j"))
+            .await
+            .unwrap()
+            .unwrap()
+            .state
+            .unwrap()
+            .as_str(),
         "COMPLETED"
     );
     assert_eq!(
         intervals(&store, "j").await,
         vec![
-            ("2026-01-01T08:00:00.000Z".into(), Some("2026-01-01T10:00:00.000Z".into()), "RUNNING".into()),
+            (
+                "2026-01-01T08:00:00.000Z".into(),
+                Some("2026-01-01T10:00:00.000Z".into()),
+                "RUNNING".into()
+            ),
             ("2026-01-01T10:00:00.000Z".into(), None, "COMPLETED".into()),
         ]
     );
     let b = bookkeeping(&store, "j").await;
-    assert_eq!((b.versions, b.first_seen.as_str()), (2, "2026-01-01T08:00:00.000Z"));
+    assert_eq!(
+        (b.versions, b.first_seen.as_str()),
+        (2, "2026-01-01T08:00:00.000Z")
+    );
     assert_eq!(b.last_changed, "2026-01-01T10:00:00.000Z");
     assert_history_consistent(&store).await;
 
     // An older one inside a closed interval splits it.
-    let split = store.write_batch(3, &one("2026-01-01T09:00:00Z", "PARTIAL")).await.unwrap();
+    let split = store
+        .write_batch(3, &one("2026-01-01T09:00:00Z", "PARTIAL"))
+        .await
+        .unwrap();
     assert_eq!(counts(&split), (0, 0, 0, 1));
     assert_eq!(
         intervals(&store, "j").await,
         vec![
-            ("2026-01-01T08:00:00.000Z".into(), Some("2026-01-01T09:00:00.000Z".into()), "RUNNING".into()),
-            ("2026-01-01T09:00:00.000Z".into(), Some("2026-01-01T10:00:00.000Z".into()), "PARTIAL".into()),
+            (
+                "2026-01-01T08:00:00.000Z".into(),
+                Some("2026-01-01T09:00:00.000Z".into()),
+                "RUNNING".into()
+            ),
+            (
+                "2026-01-01T09:00:00.000Z".into(),
+                Some("2026-01-01T10:00:00.000Z".into()),
+                "PARTIAL".into()
+            ),
             ("2026-01-01T10:00:00.000Z".into(), None, "COMPLETED".into()),
         ]
     );
 
     // The version in force then, seen again: nothing changes.
-    let same = store.write_batch(4, &one("2026-01-01T08:30:00Z", "RUNNING")).await.unwrap();
+    let same = store
+        .write_batch(4, &one("2026-01-01T08:30:00Z", "RUNNING"))
+        .await
+        .unwrap();
     assert_eq!(counts(&same), (0, 0, 0, 1));
     assert_eq!(intervals(&store, "j").await.len(), 3);
 
     // The next version seen earlier than we knew: it started earlier.
-    let earlier = store.write_batch(5, &one("2026-01-01T08:45:00Z", "PARTIAL")).await.unwrap();
+    let earlier = store
+        .write_batch(5, &one("2026-01-01T08:45:00Z", "PARTIAL"))
+        .await
+        .unwrap();
     assert_eq!(counts(&earlier), (0, 0, 0, 1));
-    assert_eq!(intervals(&store, "j").await[1].0, "2026-01-01T08:45:00.000Z");
-    assert_eq!(intervals(&store, "j").await[0].1.as_deref(), Some("2026-01-01T08:45:00.000Z"));
+    assert_eq!(
+        intervals(&store, "j").await[1].0,
+        "2026-01-01T08:45:00.000Z"
+    );
+    assert_eq!(
+        intervals(&store, "j").await[0].1.as_deref(),
+        Some("2026-01-01T08:45:00.000Z")
+    );
 
     // The current content seen before its first sighting moves its start
     // back; it is unchanged, not stale.
-    let current_earlier = store.write_batch(6, &one("2026-01-01T09:30:00Z", "COMPLETED")).await.unwrap();
+    let current_earlier = store
+        .write_batch(6, &one("2026-01-01T09:30:00Z", "COMPLETED"))
+        .await
+        .unwrap();
     assert_eq!(counts(&current_earlier), (0, 0, 1, 0));
-    assert_eq!(intervals(&store, "j").await[2].0, "2026-01-01T09:30:00.000Z");
-    assert_eq!(bookkeeping(&store, "j").await.last_changed, "2026-01-01T09:30:00.000Z");
+    assert_eq!(
+        intervals(&store, "j").await[2].0,
+        "2026-01-01T09:30:00.000Z"
+    );
+    assert_eq!(
+        bookkeeping(&store, "j").await.last_changed,
+        "2026-01-01T09:30:00.000Z"
+    );
     assert_history_consistent(&store).await;
 
     // Idempotent for older observations too.
-    for (at, state) in [("2026-01-01T08:00:00Z", "RUNNING"), ("2026-01-01T09:00:00Z", "PARTIAL")] {
+    for (at, state) in [
+        ("2026-01-01T08:00:00Z", "RUNNING"),
+        ("2026-01-01T09:00:00Z", "PARTIAL"),
+    ] {
         let again = store.write_batch(7, &one(at, state)).await.unwrap();
         assert_eq!(again.new + again.changed, 0);
     }
@@ -185,21 +263,45 @@ async fn an_older_observation_goes_into_history_and_leaves_the_current_row() {
 async fn an_older_observation_inside_the_current_interval_reopens_the_current_content() {
     let store = migrated_store().await;
     let one = |at: &str, state: &str| vec![obs(at, listed("j", state))];
-    store.write_batch(1, &one("2026-01-01T08:00:00Z", "COMPLETED")).await.unwrap();
-    store.write_batch(1, &one("2026-01-01T12:00:00Z", "COMPLETED")).await.unwrap();
+    store
+        .write_batch(1, &one("2026-01-01T08:00:00Z", "COMPLETED"))
+        .await
+        .unwrap();
+    store
+        .write_batch(1, &one("2026-01-01T12:00:00Z", "COMPLETED"))
+        .await
+        .unwrap();
     // COMPLETED was seen at 08:00 and 12:00; RUNNING at 10:00 arrives late.
-    let late = store.write_batch(2, &one("2026-01-01T10:00:00Z", "RUNNING")).await.unwrap();
+    let late = store
+        .write_batch(2, &one("2026-01-01T10:00:00Z", "RUNNING"))
+        .await
+        .unwrap();
     assert_eq!(counts(&late), (0, 0, 0, 1));
     assert_eq!(
         intervals(&store, "j").await,
         vec![
-            ("2026-01-01T08:00:00.000Z".into(), Some("2026-01-01T10:00:00.000Z".into()), "COMPLETED".into()),
-            ("2026-01-01T10:00:00.000Z".into(), Some("2026-01-01T12:00:00.000Z".into()), "RUNNING".into()),
+            (
+                "2026-01-01T08:00:00.000Z".into(),
+                Some("2026-01-01T10:00:00.000Z".into()),
+                "COMPLETED".into()
+            ),
+            (
+                "2026-01-01T10:00:00.000Z".into(),
+                Some("2026-01-01T12:00:00.000Z".into()),
+                "RUNNING".into()
+            ),
             ("2026-01-01T12:00:00.000Z".into(), None, "COMPLETED".into()),
         ]
     );
     assert_eq!(
-        store.job(&key("j")).await.unwrap().unwrap().state.unwrap().as_str(),
+        store
+            .job(&key("j"))
+            .await
+            .unwrap()
+            .unwrap()
+            .state
+            .unwrap()
+            .as_str(),
         "COMPLETED"
     );
     assert_history_consistent(&store).await;
@@ -219,7 +321,11 @@ async fn two_versions_at_the_same_instant_are_rejected_not_guessed() {
     assert_eq!(counts(&clash), (0, 0, 0, 0));
     assert_eq!(clash.rejected.len(), 1);
     assert_eq!(clash.rejected[0].0, "j");
-    assert!(clash.rejected[0].1.contains("2026-01-01T08:00:00.000Z"), "{:?}", clash.rejected);
+    assert!(
+        clash.rejected[0].1.contains("2026-01-01T08:00:00.000Z"),
+        "{:?}",
+        clash.rejected
+    );
     assert_eq!(intervals(&store, "j").await.len(), 1);
     assert_history_consistent(&store).await;
 }
@@ -248,7 +354,14 @@ async fn a_batch_keeps_the_latest_observation_of_a_job_and_rejects_what_it_canno
     assert_eq!(rejected[1].0, "nul");
     assert!(rejected[1].1.contains("StatusMessage"));
     assert_eq!(
-        store.job(&key("j")).await.unwrap().unwrap().state.unwrap().as_str(),
+        store
+            .job(&key("j"))
+            .await
+            .unwrap()
+            .unwrap()
+            .state
+            .unwrap()
+            .as_str(),
         "COMPLETED"
     );
     assert_eq!(intervals(&store, "j").await.len(), 1);
@@ -261,8 +374,10 @@ async fn special_characters_survive_copy() {
     let mut j = listed("esc\tape\\id", "FAILED");
     j.status_message = Some(message.to_owned());
     j.resource_name = Some("\\".to_owned());
-    j.unknown_members
-        .insert("Odd\tKey\\".to_owned(), json!({"v": "a\\b\n\"c\"", "n": null}));
+    j.unknown_members.insert(
+        "Odd\tKey\\".to_owned(),
+        json!({"v": "a\\b\n\"c\"", "n": null}),
+    );
     let outcome = store
         .write_batch(1, &[obs("2026-01-01T00:00:00Z", j.clone())])
         .await
@@ -365,12 +480,11 @@ async fn jobs_come_back_exactly_as_received() {
     let outcome = store.write_batch(1, &batch).await.unwrap();
     assert_eq!(counts(&outcome), (4, 0, 0, 0), "{:?}", outcome.rejected);
 
-    let rows: Vec<(String, String)> = sqlx::query_as(
-        "SELECT copy_job_id, job::text FROM copy_jobs_json ORDER BY copy_job_id",
-    )
-    .fetch_all(store.pool())
-    .await
-    .unwrap();
+    let rows: Vec<(String, String)> =
+        sqlx::query_as("SELECT copy_job_id, job::text FROM copy_jobs_json ORDER BY copy_job_id")
+            .fetch_all(store.pool())
+            .await
+            .unwrap();
     assert_eq!(rows.len(), jobs.len());
     for ((id, text), original) in rows.iter().zip(&jobs) {
         let decoded: CopyJob = serde_json::from_str(text).unwrap();
@@ -388,14 +502,18 @@ async fn jobs_come_back_exactly_as_received() {
     let two = store.job(&key("rich-2")).await.unwrap().unwrap();
     assert_eq!(two.account_id, None);
     // Absent structures are NULL, present-but-empty ones '{}'.
-    let shapes: Vec<(String, Option<String>, Option<String>, Option<String>)> = sqlx::query_as(
+    type Shape = (String, Option<String>, Option<String>, Option<String>);
+    let shapes: Vec<Shape> = sqlx::query_as(
         "SELECT copy_job_id, unknown_members::text, created_by_unknown::text, lifecycle_unknown::text
          FROM copy_jobs ORDER BY copy_job_id",
     )
     .fetch_all(store.pool())
     .await
     .unwrap();
-    assert_eq!(shapes[1], ("rich-2".into(), None, Some("{}".into()), Some("{}".into())));
+    assert_eq!(
+        shapes[1],
+        ("rich-2".into(), None, Some("{}".into()), Some("{}".into()))
+    );
     assert_eq!(shapes[3], ("rich-4".into(), None, None, None));
     // Same content again: unchanged (the hash is of the canonical encoding).
     let again = store.write_batch(2, &batch).await.unwrap();
@@ -410,8 +528,14 @@ async fn the_version_in_force_at_an_instant() {
         ("2026-01-01T02:00:00Z", "RUNNING"),
         ("2026-01-01T03:00:00Z", "COMPLETED"),
     ] {
-        store.write_batch(1, &[obs(at, listed("j", state))]).await.unwrap();
-        store.write_batch(1, &[obs(at, listed("other", state))]).await.unwrap();
+        store
+            .write_batch(1, &[obs(at, listed("j", state))])
+            .await
+            .unwrap();
+        store
+            .write_batch(1, &[obs(at, listed("other", state))])
+            .await
+            .unwrap();
     }
     let state_at = |at: &'static str| {
         let store = store.clone();
@@ -424,10 +548,22 @@ async fn the_version_in_force_at_an_instant() {
         }
     };
     assert_eq!(state_at("2026-01-01T00:59:59.999Z").await, None);
-    assert_eq!(state_at("2026-01-01T01:00:00Z").await.as_deref(), Some("CREATED"));
-    assert_eq!(state_at("2026-01-01T01:59:59.999Z").await.as_deref(), Some("CREATED"));
-    assert_eq!(state_at("2026-01-01T02:00:00Z").await.as_deref(), Some("RUNNING"));
-    assert_eq!(state_at("2030-01-01T00:00:00Z").await.as_deref(), Some("COMPLETED"));
+    assert_eq!(
+        state_at("2026-01-01T01:00:00Z").await.as_deref(),
+        Some("CREATED")
+    );
+    assert_eq!(
+        state_at("2026-01-01T01:59:59.999Z").await.as_deref(),
+        Some("CREATED")
+    );
+    assert_eq!(
+        state_at("2026-01-01T02:00:00Z").await.as_deref(),
+        Some("RUNNING")
+    );
+    assert_eq!(
+        state_at("2030-01-01T00:00:00Z").await.as_deref(),
+        Some("COMPLETED")
+    );
 
     // The SQL function gives every job in force then.
     let states: Vec<(String, String)> = sqlx::query_as(
@@ -438,7 +574,10 @@ async fn the_version_in_force_at_an_instant() {
     .unwrap();
     assert_eq!(
         states,
-        vec![("j".into(), "RUNNING".into()), ("other".into(), "RUNNING".into())]
+        vec![
+            ("j".into(), "RUNNING".into()),
+            ("other".into(), "RUNNING".into())
+        ]
     );
     let json: serde_json::Value = sqlx::query_scalar(
         "SELECT job FROM copy_jobs_json_as_of('2026-01-01T01:30:00Z') WHERE copy_job_id = 'j'",
@@ -466,7 +605,10 @@ async fn the_version_in_force_at_an_instant() {
     .unwrap();
     tx.rollback().await.unwrap();
     let plan = plan.join("\n");
-    assert!(plan.contains("Index Scan using copy_job_snapshots_") && plan.contains("_pkey"), "{plan}");
+    assert!(
+        plan.contains("Index Scan using copy_job_snapshots_") && plan.contains("_pkey"),
+        "{plan}"
+    );
     assert!(!plan.contains("Seq Scan"), "{plan}");
 }
 
@@ -504,12 +646,11 @@ async fn concurrent_writers_of_overlapping_batches_make_no_duplicate_history() {
     assert_eq!(total.new, 300);
     assert_history_consistent(&store).await;
     // Every job went CREATED -> RUNNING -> COMPLETED exactly once.
-    let per_job: Vec<i64> = sqlx::query_scalar(
-        "SELECT count(*) FROM copy_job_snapshots GROUP BY copy_job_id",
-    )
-    .fetch_all(store.pool())
-    .await
-    .unwrap();
+    let per_job: Vec<i64> =
+        sqlx::query_scalar("SELECT count(*) FROM copy_job_snapshots GROUP BY copy_job_id")
+            .fetch_all(store.pool())
+            .await
+            .unwrap();
     assert_eq!(per_job.len(), 300);
     assert!(per_job.iter().all(|&n| n == 3), "{per_job:?}");
 }

@@ -320,7 +320,10 @@ impl TempPostgres {
         drop(file);
         if let Some((uid, gid)) = owner {
             std::os::unix::fs::chown(&pwfile, Some(uid), Some(gid)).map_err(|source| {
-                io_error(format!("giving {} to {SERVER_USER}", pwfile.display()), source)
+                io_error(
+                    format!("giving {} to {SERVER_USER}", pwfile.display()),
+                    source,
+                )
             })?;
         }
         let mut cmd = self.server_command(&self.programs.initdb);
@@ -346,9 +349,9 @@ impl TempPostgres {
             .append(true)
             .open(&conf)
             .map_err(|source| io_error(format!("opening {}", conf.display()), source))?;
-        write!(
+        writeln!(
             file,
-            "{SERVER_SETTINGS}unix_socket_directories = '{socket_dir}'\n"
+            "{SERVER_SETTINGS}unix_socket_directories = '{socket_dir}'"
         )
         .map_err(|source| io_error(format!("writing {}", conf.display()), source))?;
         Ok(())
@@ -365,7 +368,10 @@ impl TempPostgres {
                     return Ok(());
                 }
                 Err(e) if is_port_collision(&e) => {
-                    tracing::debug!(port, "port taken before the server bound it; trying another");
+                    tracing::debug!(
+                        port,
+                        "port taken before the server bound it; trying another"
+                    );
                     last_error = Some(e);
                 }
                 Err(e) => return Err(e),
@@ -523,8 +529,12 @@ fn remove_debris(temp: &Path) {
             stop_orphan(&root, &data);
         }
         match fs::remove_dir_all(&root) {
-            Ok(()) => tracing::debug!(dir = %root.display(), "removed a throwaway server left by an earlier run"),
-            Err(e) => tracing::debug!(dir = %root.display(), error = %e, "could not remove an earlier throwaway server"),
+            Ok(()) => {
+                tracing::debug!(dir = %root.display(), "removed a throwaway server left by an earlier run")
+            }
+            Err(e) => {
+                tracing::debug!(dir = %root.display(), error = %e, "could not remove an earlier throwaway server")
+            }
         }
     }
 }

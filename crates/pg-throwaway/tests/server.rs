@@ -6,9 +6,24 @@ use std::process::Command;
 use pg_throwaway::TempPostgres;
 
 /// Runs `SELECT` through psql over TCP with `password`, as a client would.
-fn query_over_tcp(pg: &TempPostgres, db: &str, password: &str, sql: &str) -> Result<String, String> {
+fn query_over_tcp(
+    pg: &TempPostgres,
+    db: &str,
+    password: &str,
+    sql: &str,
+) -> Result<String, String> {
     let output = Command::new("psql")
-        .args(["-X", "-q", "-A", "-t", "-h", "127.0.0.1", "-U", "postgres", "-w"])
+        .args([
+            "-X",
+            "-q",
+            "-A",
+            "-t",
+            "-h",
+            "127.0.0.1",
+            "-U",
+            "postgres",
+            "-w",
+        ])
         .args(["-p", &pg.port().to_string(), "-d", db, "-c", sql])
         .env("PGPASSWORD", password)
         .env("PGCONNECT_TIMEOUT", "5")
@@ -26,13 +41,23 @@ fn serves_tcp_with_password_auth_and_creates_databases() {
     let pg = TempPostgres::start().expect("server starts");
     assert_eq!(
         pg.url(),
-        format!("postgres://postgres:{}@127.0.0.1:{}/postgres", pg.password(), pg.port())
+        format!(
+            "postgres://postgres:{}@127.0.0.1:{}/postgres",
+            pg.password(),
+            pg.port()
+        )
     );
 
     let url = pg.create_database("audit_test").expect("database created");
     assert_eq!(url, pg.url_for("audit_test"));
     assert_eq!(
-        query_over_tcp(&pg, "audit_test", pg.password(), "SELECT current_database()").unwrap(),
+        query_over_tcp(
+            &pg,
+            "audit_test",
+            pg.password(),
+            "SELECT current_database()"
+        )
+        .unwrap(),
         "audit_test"
     );
     assert_eq!(
@@ -44,8 +69,12 @@ fn serves_tcp_with_password_auth_and_creates_databases() {
     assert!(err.contains("password authentication failed"), "{err}");
 
     // Quoting: a name that needs it.
-    pg.create_database(r#"odd "name" x"#).expect("quoted database created");
-    assert!(pg.run_sql("postgres", "SELECT datname FROM pg_database").unwrap().contains(r#"odd "name" x"#));
+    pg.create_database(r#"odd "name" x"#)
+        .expect("quoted database created");
+    assert!(pg
+        .run_sql("postgres", "SELECT datname FROM pg_database")
+        .unwrap()
+        .contains(r#"odd "name" x"#));
     assert!(pg.create_database("").is_err());
 }
 
@@ -62,11 +91,15 @@ fn stops_and_starts_again_on_the_same_port() {
     let mut pg = TempPostgres::start().expect("server starts");
     let port = pg.port();
     pg.create_database("kept").unwrap();
-    pg.run_sql("kept", "CREATE TABLE t AS SELECT 42 AS answer").unwrap();
+    pg.run_sql("kept", "CREATE TABLE t AS SELECT 42 AS answer")
+        .unwrap();
 
     pg.stop().expect("server stops");
     assert!(!pg.is_running());
-    assert!(TcpStream::connect(("127.0.0.1", port)).is_err(), "nothing listens once stopped");
+    assert!(
+        TcpStream::connect(("127.0.0.1", port)).is_err(),
+        "nothing listens once stopped"
+    );
     assert!(pg.run_sql("kept", "SELECT 1").is_err());
 
     pg.start_again().expect("server starts again");
@@ -95,7 +128,10 @@ fn two_servers_run_side_by_side() {
     let b = TempPostgres::start().expect("second server starts");
     assert_ne!(a.port(), b.port());
     assert_ne!(a.password(), b.password());
-    assert_eq!(query_over_tcp(&b, "postgres", b.password(), "SELECT 1").unwrap(), "1");
+    assert_eq!(
+        query_over_tcp(&b, "postgres", b.password(), "SELECT 1").unwrap(),
+        "1"
+    );
     assert!(query_over_tcp(&b, "postgres", a.password(), "SELECT 1").is_err());
 }
 
@@ -116,7 +152,12 @@ fn forgotten_server_child() {
 #[test]
 fn a_forgotten_server_is_cleaned_up_when_its_process_exits() {
     let output = Command::new(std::env::current_exe().unwrap())
-        .args(["--exact", "forgotten_server_child", "--nocapture", "--test-threads=1"])
+        .args([
+            "--exact",
+            "forgotten_server_child",
+            "--nocapture",
+            "--test-threads=1",
+        ])
         .env("PG_THROWAWAY_FORGET", "1")
         .output()
         .expect("child runs");
@@ -137,7 +178,10 @@ fn a_forgotten_server_is_cleaned_up_when_its_process_exits() {
         std::thread::sleep(std::time::Duration::from_millis(200));
     }
     assert!(!dir.exists(), "{} is removed", dir.display());
-    assert!(TcpStream::connect(("127.0.0.1", port)).is_err(), "the server is stopped");
+    assert!(
+        TcpStream::connect(("127.0.0.1", port)).is_err(),
+        "the server is stopped"
+    );
 }
 
 #[test]

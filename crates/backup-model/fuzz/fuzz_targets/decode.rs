@@ -12,12 +12,18 @@ use libfuzzer_sys::fuzz_target;
 fuzz_target!(|data: &[u8]| {
     // Each item consumes at least one byte, so more than that is a loop.
     let whole: Vec<_> = Decoder::new(data).take(data.len() + 2).collect();
-    assert!(whole.len() <= data.len() + 1, "the decoder went round in circles");
+    assert!(
+        whole.len() <= data.len() + 1,
+        "the decoder went round in circles"
+    );
 
     let split: Vec<_> = Decoder::new(BufReader::with_capacity(3, data))
         .take(data.len() + 2)
         .collect();
-    assert_eq!(split, whole, "the result depends on the reader's buffer size");
+    assert_eq!(
+        split, whole,
+        "the result depends on the reader's buffer size"
+    );
 
     match decode_all(data) {
         Ok(jobs) => {
