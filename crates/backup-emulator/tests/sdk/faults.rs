@@ -4,7 +4,8 @@ use std::time::{Duration, Instant};
 
 use aws_sdk_backup::config::retry::RetryConfig;
 use aws_sdk_backup::error::ProvideErrorMetadata;
-use backup_emulator::{Faults, Malformed};
+use backup_emulator::{EmulatorConfig, Faults, Malformed};
+use backup_model::Timestamp;
 
 use crate::common::{
     authorization, client, client_with, config, list_all, patient_retries, raw, start,
@@ -90,7 +91,15 @@ async fn without_retries_faults_surface_with_their_codes() {
 
 #[tokio::test]
 async fn denied_accounts_get_access_denied() {
-    let emulator = start(config(20)).await;
+    // The emulator's `Date` header follows its own clock. The SDK takes an
+    // AccessDeniedException from a server whose clock is far from ours for a
+    // clock-skew problem and retries it, so this test runs the emulator on
+    // the wall clock, as AWS is.
+    let emulator = start(EmulatorConfig {
+        start: Timestamp::now(),
+        ..config(20)
+    })
+    .await;
     emulator.set_faults(Faults {
         deny_accounts: vec![ACCOUNT.to_owned()],
         ..Faults::default()
