@@ -269,9 +269,16 @@ pub async fn ingest_target(
             jobs_rejected: counts.jobs_rejected,
             ..RunOutcome::new(status, Timestamp::now())
         };
-        // Recording the run's end is best effort when the database is the
-        // thing that failed.
-        let recorded = store.finish_run(run_id, &run_outcome).await;
+        // When the database itself went away, recording the run's end would
+        // only wait out another connection timeout: the run stays `running`
+        // in ingest_runs, which is what it was.
+        let database_gone =
+            matches!(&outcome, Err(TargetError::Store(e)) if e.is_connection_problem());
+        let recorded = if database_gone {
+            Ok(())
+        } else {
+            store.finish_run(run_id, &run_outcome).await
+        };
         let listed_through = outcome?;
         if let Some(listed_through) = listed_through {
             store
