@@ -224,7 +224,7 @@ async fn bench_ingest(pg: &TempPostgres, jobs: usize) {
     psql_seconds(
         pg,
         "bench_ingest",
-        &format!("\\copy copy_job_snapshots to '{}'", history_file.display()),
+        &format!("\\copy (SELECT * FROM copy_job_snapshots) to '{}'", history_file.display()),
     );
     let copy_url = pg.create_database("bench_copy").expect("db");
     measure(
