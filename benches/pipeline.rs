@@ -7,7 +7,9 @@
 //! - `scale`: 10k, 100k and 1M jobs over 20 targets (4 accounts of an
 //!   organization x 5 regions, found through Organizations and read through
 //!   STS roles): time, API calls, peak RSS and database size, then a table of
-//!   time per job and memory against the smallest size (BENCHMARKS.md).
+//!   time per job and memory against the smallest size (BENCHMARKS.md);
+//! - `scale-memory` (only when named): 400k jobs of the same organization
+//!   with `--concurrency` 1, 2, 4 and 8, to show what memory depends on.
 //!
 //! Run with `cargo bench --bench pipeline` (all) or `-- list ingest` for some;
 //! `BENCH_JOBS=100000` sets the size of `list` and `ingest`. Figures vary with
@@ -224,7 +226,10 @@ async fn bench_ingest(pg: &TempPostgres, jobs: usize) {
     psql_seconds(
         pg,
         "bench_ingest",
-        &format!("\\copy (SELECT * FROM copy_job_snapshots) to '{}'", history_file.display()),
+        &format!(
+            "\\copy (SELECT * FROM copy_job_snapshots) to '{}'",
+            history_file.display()
+        ),
     );
     let copy_url = pg.create_database("bench_copy").expect("db");
     measure(
@@ -291,76 +296,91 @@ struct ScaleRow {
     database_mb: f64,
 }
 
-async fn bench_scale(pg: &TempPostgres, sizes: &[usize]) {
+/// Ingests `total` jobs of the `scale` organization into a fresh database,
+/// with `extra` arguments, and measures it.
+async fn ingest_organization(
+    pg: &TempPostgres,
+    total: usize,
+    extra: &[&str],
+    db: &str,
+) -> ScaleRow {
     let regions = regions(5);
     let accounts: Vec<String> = SCALE_ACCOUNTS.map(String::from).to_vec();
     let targets = accounts.len() * regions.len();
+    let emu = Emulator::start(
+        EmulatorConfig {
+            seed: 99,
+            jobs_per_target: total / targets,
+            accounts,
+            regions: regions.clone(),
+            start: Timestamp::parse_rfc3339("2026-06-01T00:00:00Z").unwrap(),
+            // Long enough that every job has finished: a steady state.
+            history: Duration::from_secs(365 * 86_400),
+            ..EmulatorConfig::default()
+        },
+        SocketAddr::from(([127, 0, 0, 1], 0)),
+    )
+    .await
+    .expect("emulator");
+    let url = pg.create_database(db).expect("db");
+    measure(
+        &[
+            "migrate".to_owned(),
+            "--database-url".to_owned(),
+            url.clone(),
+        ],
+        &[],
+    )
+    .await;
+    let mut args = vec![
+        "ingest".to_owned(),
+        "--quiet".to_owned(),
+        "--summary".to_owned(),
+        "json".to_owned(),
+        "--endpoint-url".to_owned(),
+        emu.endpoint_url(),
+        "--accounts-from-organization".to_owned(),
+        "--role-arn".to_owned(),
+        "arn:aws:iam::{account}:role/BackupAudit".to_owned(),
+    ];
+    args.extend(region_args(&regions));
+    args.extend(extra.iter().map(|a| a.to_string()));
+    let m = measure(&args, &[("DATABASE_URL", url)]).await;
+    assert_eq!(
+        summary_field(&m.stderr, "targets"),
+        targets as u64,
+        "{}",
+        m.stderr
+    );
+    let stats = emu.stats();
+    let database_bytes: f64 = pg
+        .run_sql(db, "SELECT pg_database_size(current_database())")
+        .ok()
+        .and_then(|out| out.trim().parse().ok())
+        .unwrap_or(0.0);
+    let row = ScaleRow {
+        jobs: summary_field(&m.stderr, "jobs_seen"),
+        seconds: m.seconds,
+        list_calls: summary_field(&m.stderr, "api_calls"),
+        requests: stats.total_requests,
+        peak_rss_mb: m.peak_rss_mb,
+        database_mb: database_bytes / 1_048_576.0,
+    };
+    assert_eq!(
+        row.jobs,
+        (total / targets * targets) as u64,
+        "every job was read"
+    );
+    emu.shutdown().await;
+    pg.run_sql("postgres", &format!("DROP DATABASE {db}")).ok();
+    row
+}
+
+async fn bench_scale(pg: &TempPostgres, sizes: &[usize]) {
+    let targets = SCALE_ACCOUNTS.len() * 5;
     let mut rows: Vec<ScaleRow> = Vec::new();
     for (i, &total) in sizes.iter().enumerate() {
-        let emu = Emulator::start(
-            EmulatorConfig {
-                seed: 99,
-                jobs_per_target: total / targets,
-                accounts: accounts.clone(),
-                regions: regions.clone(),
-                start: Timestamp::parse_rfc3339("2026-06-01T00:00:00Z").unwrap(),
-                // Long enough that every job has finished: a steady state.
-                history: Duration::from_secs(365 * 86_400),
-                ..EmulatorConfig::default()
-            },
-            SocketAddr::from(([127, 0, 0, 1], 0)),
-        )
-        .await
-        .expect("emulator");
-        let db = format!("bench_scale_{i}");
-        let url = pg.create_database(&db).expect("db");
-        measure(
-            &[
-                "migrate".to_owned(),
-                "--database-url".to_owned(),
-                url.clone(),
-            ],
-            &[],
-        )
-        .await;
-        let mut args = vec![
-            "ingest".to_owned(),
-            "--quiet".to_owned(),
-            "--summary".to_owned(),
-            "json".to_owned(),
-            "--endpoint-url".to_owned(),
-            emu.endpoint_url(),
-            "--accounts-from-organization".to_owned(),
-            "--role-arn".to_owned(),
-            "arn:aws:iam::{account}:role/BackupAudit".to_owned(),
-        ];
-        args.extend(region_args(&regions));
-        let m = measure(&args, &[("DATABASE_URL", url)]).await;
-        assert_eq!(
-            summary_field(&m.stderr, "targets"),
-            targets as u64,
-            "{}",
-            m.stderr
-        );
-        let stats = emu.stats();
-        let database_bytes: f64 = pg
-            .run_sql(&db, "SELECT pg_database_size(current_database())")
-            .ok()
-            .and_then(|out| out.trim().parse().ok())
-            .unwrap_or(0.0);
-        let row = ScaleRow {
-            jobs: summary_field(&m.stderr, "jobs_seen"),
-            seconds: m.seconds,
-            list_calls: summary_field(&m.stderr, "api_calls"),
-            requests: stats.total_requests,
-            peak_rss_mb: m.peak_rss_mb,
-            database_mb: database_bytes / 1_048_576.0,
-        };
-        assert_eq!(
-            row.jobs,
-            (total / targets * targets) as u64,
-            "every job was read"
-        );
+        let row = ingest_organization(pg, total, &[], &format!("bench_scale_{i}")).await;
         println!(
             "scale     {:>9} jobs over {targets} targets  {:>7.2} s  {:>9.0} jobs/s  {:>5} ListCopyJobs calls  {:>5} requests  peak RSS {:>6.1} MB",
             row.jobs,
@@ -371,8 +391,6 @@ async fn bench_scale(pg: &TempPostgres, sizes: &[usize]) {
             row.peak_rss_mb
         );
         rows.push(row);
-        emu.shutdown().await;
-        pg.run_sql("postgres", &format!("DROP DATABASE {db}")).ok();
     }
     // The table for BENCHMARKS.md: time per job and memory against the
     // smallest size show whether time grows linearly and memory stays flat.
@@ -399,6 +417,21 @@ async fn bench_scale(pg: &TempPostgres, sizes: &[usize]) {
     }
 }
 
+/// What memory depends on: the same jobs with 1, 2, 4 and 8 targets at once.
+async fn bench_scale_memory(pg: &TempPostgres, total: usize) {
+    println!();
+    println!("| `--concurrency` | jobs | time | peak RSS |");
+    println!("| ---: | ---: | ---: | ---: |");
+    for concurrency in ["1", "2", "4", "8"] {
+        let db = format!("bench_scale_memory_{concurrency}");
+        let row = ingest_organization(pg, total, &["--concurrency", concurrency], &db).await;
+        println!(
+            "| {concurrency} | {} | {:.1} s | {:.1} MB |",
+            row.jobs, row.seconds, row.peak_rss_mb
+        );
+    }
+}
+
 #[tokio::main]
 async fn main() {
     let args: Vec<String> = std::env::args()
@@ -417,7 +450,7 @@ async fn main() {
     if want("list") {
         bench_list(jobs).await;
     }
-    if want("ingest") || want("scale") {
+    if want("ingest") || want("scale") || want("scale-memory") {
         let pg = TempPostgres::start().expect("PostgreSQL");
         println!(
             "PostgreSQL: {}",
@@ -435,6 +468,10 @@ async fn main() {
                 .map(|v| v.split(',').filter_map(|n| n.trim().parse().ok()).collect())
                 .unwrap_or_else(|| vec![10_000, 100_000, 1_000_000]);
             bench_scale(&pg, &sizes).await;
+        }
+        if args.iter().any(|a| a == "scale-memory") {
+            // Enough jobs per target that every pipeline fills up.
+            bench_scale_memory(&pg, 400_000).await;
         }
     }
 }

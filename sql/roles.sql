@@ -6,7 +6,8 @@
 -- backup_audit_ingest: what `backup-audit ingest` and `import` need and
 --   nothing more: read and write the audit tables, read the migration table
 --   (to refuse to run on an old schema), create temporary staging tables.
---   It cannot create, alter or drop anything, nor delete history.
+--   It cannot create, alter or drop anything, nor delete history (it may
+--   replace a job's current row in copy_jobs).
 -- backup_audit_report: read-only, for auditors, `report` and dashboards.
 --
 -- Neither role owns anything; re-run the GRANTs after a migration that adds
@@ -22,6 +23,9 @@ GRANT USAGE ON SCHEMA public TO backup_audit_ingest, backup_audit_report;
 -- Ingest: current state and history are written, never deleted.
 GRANT SELECT, INSERT, UPDATE ON copy_jobs, copy_job_snapshots, ingest_runs, ingest_checkpoints
     TO backup_audit_ingest;
+-- A changed job's current row is replaced (delete + COPY, faster than an
+-- UPDATE of every column); its history rows are never deleted.
+GRANT DELETE ON copy_jobs TO backup_audit_ingest;
 GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO backup_audit_ingest;
 GRANT SELECT ON _sqlx_migrations TO backup_audit_ingest;
 GRANT SELECT ON ALL TABLES IN SCHEMA public TO backup_audit_ingest;

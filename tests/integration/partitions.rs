@@ -176,6 +176,15 @@ async fn upgrading_keeps_history_views_and_grants_and_roles_still_work() {
         "each month's rows in its own partition, none in DEFAULT"
     );
     assert_eq!(placed.iter().map(|(_, n)| n).sum::<i64>(), versions);
+    // Every partition has the primary key and the BRIN index on valid_from.
+    let indexed = count(
+        &owner,
+        "SELECT count(*) FROM pg_indexes WHERE tablename = 'copy_job_snapshots_2025_11'
+           AND (indexdef LIKE '%USING btree (account_id, region, copy_job_id, valid_from)%'
+                OR indexdef LIKE '%USING brin (valid_from)%')",
+    )
+    .await;
+    assert_eq!(indexed, 2);
 
     // A bounded query reads only its months; a job's as-of is also pruned.
     let read = partitions_read(

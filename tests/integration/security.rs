@@ -42,6 +42,16 @@ async fn documented_roles_can_do_their_job_and_nothing_more() {
     assert!(out.status.success(), "{}", stderr(&out));
     let pool = connect(&report_url).await;
     assert_exact(&pool, &emu, "us-east-1").await;
+    // Later runs replace changed jobs' current rows and add history.
+    emu.advance_clock(std::time::Duration::from_secs(6 * 3600));
+    let out = run(&mut ingest_cmd(&ingest_url, &emu, &["us-east-1"])).await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_exact(&pool, &emu, "us-east-1").await;
+    let changed: i64 = sqlx::query_scalar("SELECT count(*) FROM copy_jobs WHERE versions > 1")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert!(changed > 0, "the second run recorded changed jobs");
 
     // ...but cannot change the schema or erase history.
     let ingest = connect(&ingest_url).await;
