@@ -1,14 +1,19 @@
 //! Clients per target, and the DescribeCopyJob and ListCopyJobs calls.
 
+use std::collections::HashMap;
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use aws_config::retry::RetryConfig;
 use aws_config::sts::AssumeRoleProvider;
 use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_credential_types::provider::error::CredentialsError;
+use aws_credential_types::provider::{future, ProvideCredentials, SharedCredentialsProvider};
+use aws_credential_types::Credentials;
+use aws_sdk_backup::config::retry::RetryPartition;
 use aws_sdk_backup::types::CopyJobState as SdkState;
 use aws_smithy_runtime_api::box_error::BoxError;
 use aws_smithy_runtime_api::client::interceptors::context::{
@@ -171,6 +176,39 @@ pub struct ListFilter {
     pub max_results: Option<i32>,
 }
 
+/// The most jobs the first page of a listing asks for. Most listings of an
+/// incremental run hold a few jobs; a small first page lets a caller that
+/// reserves memory for every page in flight (backup-ingest's budget) keep
+/// hundreds of such requests waiting on the network at once. A listing with
+/// more jobs costs one call more.
+pub const FIRST_PAGE_MAX_RESULTS: i32 = 100;
+
+impl ListFilter {
+    /// The filter of page `index` (0 first) of a listing: the first page asks
+    /// for at most [`FIRST_PAGE_MAX_RESULTS`] jobs, the others for
+    /// `max_results`.
+    pub fn for_page(&self, index: u64) -> ListFilter {
+        if index > 0 {
+            return self.clone();
+        }
+        ListFilter {
+            max_results: Some(
+                self.max_results
+                    .unwrap_or(1000)
+                    .clamp(1, 1000)
+                    .min(FIRST_PAGE_MAX_RESULTS),
+            ),
+            ..self.clone()
+        }
+    }
+
+    /// The most jobs page `index` of a listing can hold.
+    pub fn page_capacity(&self, index: u64) -> usize {
+        let page = self.for_page(index);
+        usize::try_from(page.max_results.unwrap_or(1000).clamp(1, 1000)).unwrap_or(1000)
+    }
+}
+
 /// One page of ListCopyJobs.
 #[derive(Debug, Clone)]
 pub struct Page {
@@ -280,6 +318,9 @@ impl Intercept for BodyCapture {
 pub struct Fetcher {
     base: SdkConfig,
     config: FetchConfig,
+    /// The role credentials of each account, by role ARN: assumed once and
+    /// shared by every region of the account (see [`Fetcher::client`]).
+    roles: Arc<Mutex<HashMap<String, SharedCredentialsProvider>>>,
 }
 
 impl fmt::Debug for Fetcher {
@@ -329,6 +370,7 @@ impl Fetcher {
         Fetcher {
             base: builder.build(),
             config,
+            roles: Arc::default(),
         }
     }
 
@@ -350,24 +392,20 @@ impl Fetcher {
     /// A client for `target`: assumes the account's role when a role template
     /// is set, and finds the account with STS GetCallerIdentity when the
     /// target does not name one.
+    ///
+    /// The role of an account is assumed once per `Fetcher`: its credentials
+    /// are cached and shared by every region of that account, and assumed
+    /// again only when they are about to expire ([`RoleCredentials`]). Each
+    /// target has a retry partition of its own, so throttling in one target
+    /// backs off that target without draining the retry quota of the others.
     pub async fn client(&self, target: &Target) -> Result<TargetClient, FetchError> {
         let region = Region::new(target.region.clone());
         let mut sdk_config = self.base.to_builder().region(region.clone()).build();
         if let (Some(template), Some(account)) = (&self.config.role_arn_template, &target.account) {
-            let role_arn = template.replace("{account}", account);
-            let mut provider = AssumeRoleProvider::builder(role_arn)
-                .session_name(self.config.session_name.clone())
-                .region(region.clone())
-                .configure(&sdk_config);
-            if let Some(external_id) = &self.config.external_id {
-                provider = provider.external_id(external_id.clone());
-            }
-            let provider = provider.build().await;
+            let provider = self.role_credentials(template.replace("{account}", account), &region);
             sdk_config = sdk_config
                 .to_builder()
-                .credentials_provider(
-                    aws_credential_types::provider::SharedCredentialsProvider::new(provider),
-                )
+                .credentials_provider(provider)
                 .build();
         }
         let account = match &target.account {
@@ -377,6 +415,10 @@ impl Fetcher {
         let metrics = Arc::new(Metrics::default());
         let backup_config = aws_sdk_backup::config::Builder::from(&sdk_config)
             .interceptor(AttemptCounter(metrics.clone()))
+            .retry_partition(RetryPartition::new(format!(
+                "backup-audit/{account}/{}",
+                target.region
+            )))
             .build();
         Ok(TargetClient {
             target: Target {
@@ -386,6 +428,111 @@ impl Fetcher {
             client: aws_sdk_backup::Client::from_conf(backup_config),
             metrics,
         })
+    }
+}
+
+impl Fetcher {
+    /// The shared credentials of `role_arn`, made on first use. STS is called
+    /// in the configured region when there is one (else the first target's),
+    /// so every region of the account shares one session.
+    fn role_credentials(
+        &self,
+        role_arn: String,
+        target_region: &Region,
+    ) -> SharedCredentialsProvider {
+        let mut roles = self.roles.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(provider) = roles.get(&role_arn) {
+            return provider.clone();
+        }
+        let sts_region = self
+            .base
+            .region()
+            .cloned()
+            .unwrap_or_else(|| target_region.clone());
+        let sts_config = self.base.to_builder().region(sts_region.clone()).build();
+        let mut builder = AssumeRoleProvider::builder(role_arn.clone())
+            .session_name(self.config.session_name.clone())
+            .region(sts_region)
+            .configure(&sts_config);
+        if let Some(external_id) = &self.config.external_id {
+            builder = builder.external_id(external_id.clone());
+        }
+        let provider = SharedCredentialsProvider::new(RoleCredentials {
+            builder: tokio::sync::Mutex::new(Some(builder)),
+            state: tokio::sync::Mutex::new(RoleState::default()),
+        });
+        roles.insert(role_arn, provider.clone());
+        provider
+    }
+}
+
+/// How long before their expiry cached role credentials are renewed.
+const RENEW_BEFORE: Duration = Duration::from_secs(300);
+
+/// An account's role credentials, assumed on first use and cached until
+/// [`RENEW_BEFORE`] their expiry. Concurrent callers (the account's regions)
+/// wait for one AssumeRole call instead of each making their own.
+struct RoleCredentials {
+    /// The provider's builder, until the first call builds it (building is async).
+    builder: tokio::sync::Mutex<Option<aws_config::sts::AssumeRoleProviderBuilder>>,
+    state: tokio::sync::Mutex<RoleState>,
+}
+
+#[derive(Default)]
+struct RoleState {
+    provider: Option<AssumeRoleProvider>,
+    cached: Option<Credentials>,
+}
+
+impl fmt::Debug for RoleCredentials {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Never the credentials themselves.
+        f.debug_struct("RoleCredentials").finish_non_exhaustive()
+    }
+}
+
+impl ProvideCredentials for RoleCredentials {
+    fn provide_credentials<'a>(&'a self) -> future::ProvideCredentials<'a>
+    where
+        Self: 'a,
+    {
+        future::ProvideCredentials::new(async move {
+            let mut state = self.state.lock().await;
+            if let Some(cached) = &state.cached {
+                let fresh = cached
+                    .expiry()
+                    .is_none_or(|expiry| expiry > SystemTime::now() + RENEW_BEFORE);
+                if fresh {
+                    return Ok(cached.clone());
+                }
+            }
+            if state.provider.is_none() {
+                if let Some(builder) = self.builder.lock().await.take() {
+                    state.provider = Some(builder.build().await);
+                }
+            }
+            let Some(provider) = &state.provider else {
+                return Err(CredentialsError::provider_error(
+                    "the role provider is missing",
+                ));
+            };
+            let credentials = provider.provide_credentials().await?;
+            state.cached = Some(credentials.clone());
+            Ok(credentials)
+        })
+    }
+}
+
+impl Fetcher {
+    /// The account of the configured credentials themselves (not of a role
+    /// of the template), from STS GetCallerIdentity called in `region`.
+    pub async fn caller_account(&self, region: &str) -> Result<String, FetchError> {
+        let sdk_config = self
+            .base
+            .to_builder()
+            .region(Region::new(region.to_owned()))
+            .build();
+        caller_account(&sdk_config).await
     }
 }
 
@@ -559,7 +706,12 @@ impl TargetClient {
             Done,
         }
         futures::stream::unfold(Next::Start, move |next| {
-            let filter = filter.clone();
+            // The first page asks for few jobs (see `ListFilter::for_page`).
+            let filter = if matches!(next, Next::Start) {
+                filter.for_page(0)
+            } else {
+                filter.clone()
+            };
             async move {
                 let token = match next {
                     Next::Start => None,
