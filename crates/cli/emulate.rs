@@ -7,7 +7,9 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::{bail, Context};
-use backup_emulator::{Emulator, EmulatorConfig, Faults, Malformed};
+use backup_emulator::{
+    BrokenPaging, Burst, Emulator, EmulatorConfig, Endings, Faults, Malformed, ThrottleStatus,
+};
 use backup_model::{Decoder, Timestamp};
 use clap::Args;
 
@@ -19,9 +21,12 @@ use crate::Outcome;
     after_help = "Point any AWS SDK or the AWS CLI at it with --endpoint-url \
 http://127.0.0.1:PORT (any access key works; signatures are not checked). The region of \
 each request comes from its SigV4 credential scope, so one emulator serves every region \
-given. Control: POST /_emulator/clock?advance=2h moves the clock (jobs progress \
-CREATED -> RUNNING -> COMPLETED/FAILED/PARTIAL and new jobs appear); GET /_emulator/stats \
-returns request counters."
+given. To send STS and Organizations calls here too, set AWS_ENDPOINT_URL (aws-config \
+applies it to every service); --backup-only refuses them, as a VPC endpoint of AWS Backup \
+would. Control: POST /_emulator/clock?advance=2h moves the synthetic clock (jobs progress \
+CREATED -> RUNNING -> COMPLETED/FAILED/PARTIAL, new jobs appear, old ones age out with \
+--retention); GET /_emulator/stats returns request counters. The Date header is the wall \
+clock; the synthetic time is in the x-emulator-timeline header."
 )]
 pub struct EmulateArgs {
     /// Port to listen on (0 picks a free one).
@@ -56,21 +61,95 @@ pub struct EmulateArgs {
     #[arg(long, value_name = "FILE")]
     pub fixture: Option<PathBuf>,
 
-    /// Share of Backup calls answered 429 ThrottlingException (0 to 1).
+    /// Share of Backup calls answered ThrottlingException (0 to 1).
     #[arg(long, default_value_t = 0.0)]
     pub throttle_rate: f64,
+
+    /// Throttle in bursts: LENGTH/EVERY, e.g. 5/100 answers the last 5 of
+    /// every 100 Backup calls ThrottlingException, back to back.
+    #[arg(long, value_name = "LENGTH/EVERY")]
+    pub throttle_burst: Option<Burst>,
+
+    /// HTTP status of ThrottlingException answers: 429 or 400.
+    #[arg(long, default_value_t = ThrottleStatus::TooManyRequests, value_name = "STATUS")]
+    pub throttle_status: ThrottleStatus,
 
     /// Share of Backup calls answered 503 ServiceUnavailableException (0 to 1).
     #[arg(long, default_value_t = 0.0)]
     pub error_rate: f64,
 
-    /// Added to every Backup response, in milliseconds.
-    #[arg(long, default_value_t = 0)]
-    pub latency_ms: u64,
+    /// Added to every Backup response, e.g. 50ms.
+    #[arg(long, value_parser = parse_duration, default_value = "0s", value_name = "DURATION")]
+    pub latency: Duration,
+
+    /// The former spelling of --latency, in milliseconds.
+    #[arg(long, hide = true, value_name = "MS", conflicts_with = "latency")]
+    pub latency_ms: Option<u64>,
 
     /// Break every ListCopyJobs response: truncated, wrong-type or html.
     #[arg(long)]
     pub malformed: Option<Malformed>,
+
+    /// Answer Backup calls of these accounts 403 AccessDeniedException.
+    #[arg(long, value_delimiter = ',', value_name = "ACCOUNTS")]
+    pub deny_accounts: Vec<String>,
+
+    /// Refuse STS AssumeRole into roles of these accounts (403 AccessDenied).
+    #[arg(long, value_delimiter = ',', value_name = "ACCOUNTS")]
+    pub deny_assume_role: Vec<String>,
+
+    /// Require this ExternalId on every AssumeRole (missing or wrong: 403 AccessDenied).
+    #[arg(long, value_name = "ID")]
+    pub external_id: Option<String>,
+
+    /// Keep jobs this long on the synthetic timeline (e.g. 30d): older ones are
+    /// no longer listed and DescribeCopyJob answers ResourceNotFoundException.
+    #[arg(long, value_parser = parse_duration, value_name = "DURATION")]
+    pub retention: Option<Duration>,
+
+    /// Share of single jobs (0 to 1) that end FAILED without a CompletionDate.
+    #[arg(long, default_value_t = 0.0)]
+    pub failed_without_completion_rate: f64,
+
+    /// Share of single jobs (0 to 1) that end in --unknown-state, without a CompletionDate.
+    #[arg(long, default_value_t = 0.0)]
+    pub unknown_state_rate: f64,
+
+    /// The state, unknown to the service model, of --unknown-state-rate jobs.
+    #[arg(long, default_value = "CANCELLED", value_name = "STATE")]
+    pub unknown_state: String,
+
+    /// Refuse a NextToken issued longer ago than this on the synthetic clock
+    /// (400 InvalidParameterValueException).
+    #[arg(long, value_parser = parse_duration, value_name = "DURATION")]
+    pub token_ttl: Option<Duration>,
+
+    /// Refuse a NextToken issued more than this many Backup calls ago.
+    #[arg(long, value_name = "CALLS")]
+    pub token_ttl_calls: Option<u64>,
+
+    /// ListCopyJobs shows jobs as they were this long ago (e.g. 5m);
+    /// DescribeCopyJob shows them as they are.
+    #[arg(long, value_parser = parse_duration, value_name = "DURATION")]
+    pub listing_lag: Option<Duration>,
+
+    /// Hand out broken NextToken sequences: repeat-token (page 2 returns its own
+    /// token) or cycle (page 3 returns page 2's token: A -> B -> A).
+    #[arg(long, value_name = "MODE")]
+    pub broken_paging: Option<BrokenPaging>,
+
+    /// Limit --broken-paging to these regions.
+    #[arg(long, value_delimiter = ',', value_name = "REGIONS")]
+    pub broken_paging_regions: Vec<String>,
+
+    /// Limit --broken-paging to these accounts.
+    #[arg(long, value_delimiter = ',', value_name = "ACCOUNTS")]
+    pub broken_paging_accounts: Vec<String>,
+
+    /// Serve AWS Backup only, like a VPC endpoint of it: STS and
+    /// Organizations requests are answered 404 UnknownOperationException.
+    #[arg(long)]
+    pub backup_only: bool,
 
     /// Advance the clock by this much every real second (e.g. 10m), so jobs
     /// move on by themselves.
@@ -79,7 +158,12 @@ pub struct EmulateArgs {
 }
 
 pub async fn run(args: &EmulateArgs) -> anyhow::Result<Outcome> {
-    for rate in [args.throttle_rate, args.error_rate] {
+    for rate in [
+        args.throttle_rate,
+        args.error_rate,
+        args.failed_without_completion_rate,
+        args.unknown_state_rate,
+    ] {
         if !(0.0..=1.0).contains(&rate) {
             bail!("rates are between 0 and 1, got {rate}");
         }
@@ -106,9 +190,27 @@ pub async fn run(args: &EmulateArgs) -> anyhow::Result<Outcome> {
         faults: Faults {
             throttle_rate: args.throttle_rate,
             error_rate: args.error_rate,
-            latency: Duration::from_millis(args.latency_ms),
+            latency: args.latency_ms.map_or(args.latency, Duration::from_millis),
             malformed: args.malformed,
+            throttle_burst: args.throttle_burst,
+            throttle_status: args.throttle_status,
+            deny_accounts: args.deny_accounts.clone(),
+            deny_assume_role_accounts: args.deny_assume_role.clone(),
+            external_id: args.external_id.clone(),
+            token_ttl: args.token_ttl,
+            token_ttl_calls: args.token_ttl_calls,
+            listing_lag: args.listing_lag.unwrap_or_default(),
+            broken_paging: args.broken_paging,
+            broken_paging_regions: args.broken_paging_regions.clone(),
+            broken_paging_accounts: args.broken_paging_accounts.clone(),
+            backup_only: args.backup_only,
             ..Faults::default()
+        },
+        retention: args.retention,
+        endings: Endings {
+            failed_without_completion_rate: args.failed_without_completion_rate,
+            unknown_state_rate: args.unknown_state_rate,
+            unknown_state: args.unknown_state.clone(),
         },
         ..EmulatorConfig::default()
     };

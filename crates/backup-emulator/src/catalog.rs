@@ -11,8 +11,9 @@ use std::ops::Range;
 
 use backup_model::{CopyJob, CopyJobState, Timestamp};
 
-use crate::rng::{base64url, base64url_decode, hash2, hash_str, mix64};
+use crate::rng::{base64url, base64url_decode, hash2, hash_str};
 use crate::synth::SynthTarget;
+use crate::BrokenPaging;
 
 /// A filtered page scans at most this many candidates, then returns what it
 /// has (possibly nothing) with a `NextToken`, as AWS does.
@@ -140,6 +141,38 @@ impl FixtureTarget {
     }
 }
 
+/// What a request sees: the jobs as they are at `now`, without those the
+/// service no longer keeps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct View {
+    pub now: Timestamp,
+    /// Jobs created longer ago than this (milliseconds) are gone.
+    pub retention_ms: Option<i64>,
+}
+
+impl View {
+    /// Everything created at or before `now`.
+    #[cfg(test)]
+    pub(crate) fn at(now: Timestamp) -> Self {
+        View {
+            now,
+            retention_ms: None,
+        }
+    }
+
+    /// The oldest creation time still kept, in epoch milliseconds.
+    fn oldest_kept_ms(&self) -> Option<i64> {
+        self.retention_ms
+            .map(|r| self.now.as_millis().saturating_sub(r))
+    }
+
+    /// Whether a job created at `creation_ms` is visible.
+    fn shows(&self, creation_ms: i64) -> bool {
+        creation_ms <= self.now.as_millis()
+            && self.oldest_kept_ms().is_none_or(|o| creation_ms >= o)
+    }
+}
+
 /// The jobs of one (account, region).
 #[derive(Debug)]
 pub(crate) enum Target {
@@ -156,17 +189,22 @@ impl Target {
     }
 
     /// The indices that can hold visible jobs matching the creation filters.
-    pub(crate) fn range(&self, now: Timestamp, filter: &Filter) -> Range<u64> {
+    /// Retention applies to synthetic targets only (fixtures are served as given).
+    pub(crate) fn range(&self, view: View, filter: &Filter) -> Range<u64> {
         match self {
             Target::Fixture(t) => 0..t.jobs.len() as u64,
             Target::Synthetic(t) => {
-                let mut end = t.count_created_at_or_before(now.as_millis());
+                let mut end = t.count_created_at_or_before(view.now.as_millis());
                 if let Some(before) = filter.created_before {
                     end = end.min(t.count_created_at_or_before(before.as_millis() - 1));
                 }
-                let start = filter
+                let mut start = filter
                     .created_after
                     .map_or(0, |after| t.count_created_at_or_before(after.as_millis()));
+                if let Some(oldest) = view.oldest_kept_ms() {
+                    // Jobs created before the oldest kept instant have aged out.
+                    start = start.max(t.count_created_at_or_before(oldest.saturating_sub(1)));
+                }
                 start.min(end)..end
             }
         }
@@ -181,21 +219,22 @@ impl Target {
     }
 
     /// The visible job with this id.
-    pub(crate) fn find(&self, id: &str, now: Timestamp) -> Option<CopyJob> {
+    pub(crate) fn find(&self, id: &str, view: View) -> Option<CopyJob> {
         match self {
             Target::Synthetic(t) => {
                 let i = t.slot_of_id(id)?;
-                (t.creation_ms(i) <= now.as_millis()).then(|| t.job(i, now.as_millis()))
+                view.shows(t.creation_ms(i))
+                    .then(|| t.job(i, view.now.as_millis()))
             }
             Target::Fixture(t) => t.by_id.get(id).map(|&i| t.jobs[i].clone()),
         }
     }
 
     /// Every visible job, newest first.
-    pub(crate) fn all(&self, now: Timestamp) -> Vec<CopyJob> {
-        self.range(now, &Filter::default())
+    pub(crate) fn all(&self, view: View) -> Vec<CopyJob> {
+        self.range(view, &Filter::default())
             .rev()
-            .map(|i| self.job(i, now))
+            .map(|i| self.job(i, view.now))
             .collect()
     }
 }
@@ -256,40 +295,161 @@ impl Catalog {
 
 /// Why a `nextToken` was refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct BadToken;
+pub(crate) enum BadToken {
+    /// Not a token this query could have returned.
+    Invalid,
+    /// A real token, issued longer ago than the configured lifetime.
+    Expired,
+}
 
-const TOKEN_VERSION: u8 = 1;
+const TOKEN_VERSION: u8 = 2;
+/// Flags, position, page, previous position, issue time, issue call.
+const TOKEN_PLAIN: usize = 1 + 8 + 4 + 8 + 8 + 8;
+const TOKEN_LEN: usize = 1 + TOKEN_PLAIN + 8;
+const TOKEN_STAMPED: u8 = 1;
 
-/// A token for "continue below index `position`", bound to the target and
-/// the filters by a checksum, and masked so it reads as opaque.
-pub(crate) fn encode_token(target_key: u64, filter: &Filter, position: u64) -> String {
+/// When a token was issued: the synthetic time and the Backup API call count.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Stamp {
+    pub ms: i64,
+    pub call: u64,
+}
+
+/// What a `NextToken` carries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Token {
+    /// Continue below this index.
+    pub position: u64,
+    /// The page this token asks for (the first page, without a token, is 0).
+    pub page: u32,
+    /// For page [`CYCLE_TO`]` + 1` only: the position of page [`CYCLE_TO`],
+    /// so a [`BrokenPaging::Cycle`] can hand that page's token out again.
+    pub prev: u64,
+    /// When it was issued, if tokens expire.
+    pub stamp: Option<Stamp>,
+}
+
+/// The page whose answer repeats its own token ([`BrokenPaging::RepeatToken`]).
+const REPEAT_AT: u32 = 2;
+/// The page a cycle leads back to; the page after it answers with its token.
+const CYCLE_TO: u32 = 2;
+
+fn hash_bytes(key: u64, bytes: &[u8]) -> u64 {
+    bytes.chunks(8).fold(key ^ 0x70CE_4E00, |h, chunk| {
+        let mut word = [0u8; 8];
+        word[..chunk.len()].copy_from_slice(chunk);
+        hash2(h, u64::from_be_bytes(word))
+    })
+}
+
+fn mask(bind: u64, plain: &mut [u8]) {
+    for (k, chunk) in plain.chunks_mut(8).enumerate() {
+        let stream = hash2(bind ^ 0x4D41_534B, k as u64).to_be_bytes();
+        for (b, s) in chunk.iter_mut().zip(stream) {
+            *b ^= s;
+        }
+    }
+}
+
+/// A token bound to the target and the filters by a checksum, and masked
+/// so it reads as opaque. Equal inputs give equal strings.
+pub(crate) fn encode_token(target_key: u64, filter: &Filter, token: &Token) -> String {
     let bind = hash2(target_key, filter.fingerprint());
-    let masked = position ^ mix64(bind ^ 0x4D41_534B);
-    let check = hash2(bind, position);
-    let mut bytes = Vec::with_capacity(17);
+    let stamp = token.stamp.unwrap_or(Stamp { ms: 0, call: 0 });
+    let mut plain = Vec::with_capacity(TOKEN_PLAIN);
+    plain.push(if token.stamp.is_some() {
+        TOKEN_STAMPED
+    } else {
+        0
+    });
+    plain.extend_from_slice(&token.position.to_be_bytes());
+    plain.extend_from_slice(&token.page.to_be_bytes());
+    plain.extend_from_slice(&token.prev.to_be_bytes());
+    plain.extend_from_slice(&stamp.ms.to_be_bytes());
+    plain.extend_from_slice(&stamp.call.to_be_bytes());
+    let check = hash_bytes(bind, &plain);
+    mask(bind, &mut plain);
+    let mut bytes = Vec::with_capacity(TOKEN_LEN);
     bytes.push(TOKEN_VERSION);
-    bytes.extend_from_slice(&masked.to_be_bytes());
+    bytes.extend_from_slice(&plain);
     bytes.extend_from_slice(&check.to_be_bytes());
     base64url(&bytes)
 }
 
-/// The position in a token made by [`encode_token`] for the same target and filters.
-pub(crate) fn decode_token(target_key: u64, filter: &Filter, token: &str) -> Result<u64, BadToken> {
-    let bytes = base64url_decode(token).ok_or(BadToken)?;
-    if bytes.len() != 17 || bytes[0] != TOKEN_VERSION {
-        return Err(BadToken);
+/// The token made by [`encode_token`] for the same target and filters.
+pub(crate) fn decode_token(
+    target_key: u64,
+    filter: &Filter,
+    token: &str,
+) -> Result<Token, BadToken> {
+    let bytes = base64url_decode(token).ok_or(BadToken::Invalid)?;
+    if bytes.len() != TOKEN_LEN || bytes[0] != TOKEN_VERSION {
+        return Err(BadToken::Invalid);
+    }
+    let bind = hash2(target_key, filter.fingerprint());
+    let mut plain = bytes[1..1 + TOKEN_PLAIN].to_vec();
+    mask(bind, &mut plain);
+    let mut check = [0u8; 8];
+    check.copy_from_slice(&bytes[1 + TOKEN_PLAIN..]);
+    if u64::from_be_bytes(check) != hash_bytes(bind, &plain) {
+        return Err(BadToken::Invalid);
     }
     let word = |at: usize| {
         let mut b = [0u8; 8];
-        b.copy_from_slice(&bytes[at..at + 8]);
+        b.copy_from_slice(&plain[at..at + 8]);
         u64::from_be_bytes(b)
     };
-    let bind = hash2(target_key, filter.fingerprint());
-    let position = word(1) ^ mix64(bind ^ 0x4D41_534B);
-    if word(9) != hash2(bind, position) {
-        return Err(BadToken);
+    let mut page = [0u8; 4];
+    page.copy_from_slice(&plain[9..13]);
+    Ok(Token {
+        position: word(1),
+        page: u32::from_be_bytes(page),
+        prev: word(13),
+        stamp: (plain[0] & TOKEN_STAMPED != 0).then(|| Stamp {
+            ms: word(21) as i64,
+            call: word(29),
+        }),
+    })
+}
+
+/// How tokens are handed out and checked for one ListCopyJobs call.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Paging {
+    /// The current synthetic time and Backup API call count.
+    pub clock: Option<Stamp>,
+    /// Tokens older than this many milliseconds are refused.
+    pub ttl_ms: Option<i64>,
+    /// Tokens older than this many calls are refused.
+    pub ttl_calls: Option<u64>,
+    /// The broken sequence to hand out, if any.
+    pub broken: Option<BrokenPaging>,
+}
+
+impl Paging {
+    /// The stamp of new tokens: only when tokens expire, so that otherwise
+    /// a token is a pure function of the query and its position.
+    fn stamp(&self) -> Option<Stamp> {
+        (self.ttl_ms.is_some() || self.ttl_calls.is_some())
+            .then_some(self.clock)
+            .flatten()
     }
-    Ok(position)
+
+    fn check(&self, token: &Token) -> Result<(), BadToken> {
+        let (Some(issued), Some(now)) = (token.stamp, self.clock) else {
+            return Ok(());
+        };
+        let too_old_ms = self
+            .ttl_ms
+            .is_some_and(|ttl| now.ms.saturating_sub(issued.ms) > ttl);
+        let too_old_calls = self
+            .ttl_calls
+            .is_some_and(|ttl| now.call.saturating_sub(issued.call) > ttl);
+        if too_old_ms || too_old_calls {
+            Err(BadToken::Expired)
+        } else {
+            Ok(())
+        }
+    }
 }
 
 /// One ListCopyJobs page.
@@ -297,37 +457,45 @@ pub(crate) fn decode_token(target_key: u64, filter: &Filter, token: &str) -> Res
 pub(crate) struct Page {
     pub jobs: Vec<CopyJob>,
     pub next_token: Option<String>,
+    /// Whether `next_token` is broken on purpose.
+    pub broken: bool,
 }
 
 /// Cuts one page from `target` (or from nothing, for an unknown target).
 pub(crate) fn list_page(
     target: Option<&Target>,
-    now: Timestamp,
+    view: View,
     filter: &Filter,
     max_results: usize,
     token: Option<&str>,
+    paging: &Paging,
 ) -> Result<Page, BadToken> {
     let Some(target) = target else {
         // An account or region the emulator has no data for: valid and empty,
         // but a token can never have come from it.
         return match token {
-            Some(_) => Err(BadToken),
+            Some(_) => Err(BadToken::Invalid),
             None => Ok(Page {
                 jobs: Vec::new(),
                 next_token: None,
+                broken: false,
             }),
         };
     };
     let key = target.key();
-    let range = target.range(now, filter);
+    let range = target.range(view, filter);
     let mut position = range.end;
     let mut limit = max_results.max(1);
-    if let Some(token) = token {
-        position = decode_token(key, filter, token)?.min(range.end);
+    let mut asked: Option<Token> = None;
+    if let Some(text) = token {
+        let decoded = decode_token(key, filter, text)?;
+        paging.check(&decoded)?;
+        position = decoded.position.min(range.end);
         let h = hash2(key ^ 0x0053_484F_5254, position);
         if h.is_multiple_of(SHORT_PAGE_ONE_IN) {
             limit = 1 + ((h >> 32) % limit as u64) as usize;
         }
+        asked = Some(decoded);
     }
     let scan_limit = if filter.is_empty() {
         u64::MAX
@@ -339,47 +507,130 @@ pub(crate) fn list_page(
     while position > range.start && jobs.len() < limit && scanned < scan_limit {
         position -= 1;
         scanned += 1;
-        let job = target.job(position, now);
+        let job = target.job(position, view.now);
         if filter.matches(&job) {
             jobs.push(job);
         }
     }
-    let next_token = (position > range.start).then(|| encode_token(key, filter, position));
-    Ok(Page { jobs, next_token })
+    if position <= range.start {
+        return Ok(Page {
+            jobs,
+            next_token: None,
+            broken: false,
+        });
+    }
+    let page = asked.map_or(0, |t| t.page);
+    let stamp = paging.stamp();
+    let (next_token, broken) = match (paging.broken, asked, token) {
+        (Some(BrokenPaging::RepeatToken), Some(_), Some(text)) if page == REPEAT_AT => {
+            (text.to_owned(), true)
+        }
+        (Some(BrokenPaging::Cycle), Some(asked), _) if page == CYCLE_TO + 1 => {
+            let back = Token {
+                position: asked.prev,
+                page: CYCLE_TO,
+                prev: 0,
+                stamp,
+            };
+            (encode_token(key, filter, &back), true)
+        }
+        _ => {
+            let next_page = page.saturating_add(1);
+            let next = Token {
+                position,
+                page: next_page,
+                prev: match asked {
+                    Some(asked) if next_page == CYCLE_TO + 1 => asked.position,
+                    _ => 0,
+                },
+                stamp,
+            };
+            (encode_token(key, filter, &next), false)
+        }
+    };
+    Ok(Page {
+        jobs,
+        next_token: Some(next_token),
+        broken,
+    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn token(position: u64) -> Token {
+        Token {
+            position,
+            page: 1,
+            prev: 0,
+            stamp: None,
+        }
+    }
+
     #[test]
     fn tokens_round_trip_and_refuse_tampering() {
         let f = Filter::default();
-        let t = encode_token(7, &f, 12_345);
-        assert_eq!(decode_token(7, &f, &t), Ok(12_345));
-        assert_eq!(decode_token(8, &f, &t), Err(BadToken));
+        let t = encode_token(7, &f, &token(12_345));
+        assert_eq!(decode_token(7, &f, &t), Ok(token(12_345)));
+        assert_eq!(encode_token(7, &f, &token(12_345)), t, "tokens are pure");
+        let stamped = Token {
+            page: 9,
+            prev: 4,
+            stamp: Some(Stamp {
+                ms: -5,
+                call: u64::MAX,
+            }),
+            ..token(1)
+        };
+        assert_eq!(
+            decode_token(7, &f, &encode_token(7, &f, &stamped)),
+            Ok(stamped)
+        );
+        assert_eq!(decode_token(8, &f, &t), Err(BadToken::Invalid));
         let g = Filter {
             state: Some(CopyJobState::Failed),
             ..Filter::default()
         };
-        assert_eq!(decode_token(7, &g, &t), Err(BadToken));
+        assert_eq!(decode_token(7, &g, &t), Err(BadToken::Invalid));
         let mut chars: Vec<char> = t.chars().collect();
         chars[5] = if chars[5] == 'A' { 'B' } else { 'A' };
         let tampered: String = chars.into_iter().collect();
-        assert_eq!(decode_token(7, &f, &tampered), Err(BadToken));
-        assert_eq!(decode_token(7, &f, "not a token"), Err(BadToken));
-        assert_eq!(decode_token(7, &f, ""), Err(BadToken));
+        assert_eq!(decode_token(7, &f, &tampered), Err(BadToken::Invalid));
+        assert_eq!(decode_token(7, &f, "not a token"), Err(BadToken::Invalid));
+        assert_eq!(decode_token(7, &f, ""), Err(BadToken::Invalid));
+    }
+
+    #[test]
+    fn stamped_tokens_expire_by_time_or_calls() {
+        let at = |ms, call| Some(Stamp { ms, call });
+        let paging = Paging {
+            clock: at(10_000, 50),
+            ttl_ms: Some(1_000),
+            ttl_calls: Some(10),
+            broken: None,
+        };
+        let issued = |ms, call| Token {
+            stamp: at(ms, call),
+            ..token(1)
+        };
+        assert_eq!(paging.check(&issued(9_000, 40)), Ok(()));
+        assert_eq!(paging.check(&issued(8_999, 45)), Err(BadToken::Expired));
+        assert_eq!(paging.check(&issued(9_500, 39)), Err(BadToken::Expired));
+        // Tokens issued while nothing expired never do.
+        assert_eq!(paging.check(&token(1)), Ok(()));
+        assert_eq!(paging.stamp(), at(10_000, 50));
+        assert_eq!(Paging::default().stamp(), None);
     }
 
     fn job(id: &str, created: i64, completed: Option<i64>, state: &str) -> CopyJob {
-        CopyJob {
-            copy_job_id: Some(id.to_owned()),
-            creation_date: Some(Timestamp::from_secs(created).unwrap()),
-            completion_date: completed.map(|c| Timestamp::from_secs(c).unwrap()),
-            state: Some(CopyJobState::from(state)),
-            message_category: Some("SUCCESS".to_owned()),
-            ..CopyJob::default()
-        }
+        let mut job = CopyJob::default();
+        job.copy_job_id = Some(id.to_owned());
+        job.creation_date = Some(Timestamp::from_secs(created).unwrap());
+        job.completion_date = completed.map(|c| Timestamp::from_secs(c).unwrap());
+        job.state = Some(CopyJobState::from(state));
+        job.message_category = Some("SUCCESS".to_owned());
+        job
     }
 
     #[test]
@@ -460,13 +711,13 @@ mod tests {
             .collect();
         let catalog = Catalog::from_fixture(1, jobs, "123456789012", "us-east-1");
         let target = catalog.get("123456789012", "us-east-1");
-        let now = Timestamp::UNIX_EPOCH;
+        let now = View::at(Timestamp::UNIX_EPOCH);
         let f = Filter::default();
         let mut seen = Vec::new();
         let mut token = None;
         let mut pages = 0;
         loop {
-            let page = list_page(target, now, &f, 3, token.as_deref()).unwrap();
+            let page = list_page(target, now, &f, 3, token.as_deref(), &Paging::default()).unwrap();
             pages += 1;
             seen.extend(page.jobs.into_iter().map(|j| j.copy_job_id.unwrap()));
             match page.next_token {
@@ -484,6 +735,6 @@ mod tests {
         let ids: Vec<_> = all.into_iter().map(|j| j.copy_job_id.unwrap()).collect();
         assert_eq!(ids, seen);
         assert!(catalog.get("123456789012", "eu-west-1").is_none());
-        assert!(list_page(None, now, &f, 3, Some("x")).is_err());
+        assert!(list_page(None, now, &f, 3, Some("x"), &Paging::default()).is_err());
     }
 }

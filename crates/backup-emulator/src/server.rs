@@ -13,7 +13,7 @@ use axum::routing::{get, post};
 use axum::{Extension, Router};
 use backup_model::Timestamp;
 
-use crate::catalog::{list_page, Catalog};
+use crate::catalog::{list_page, BadToken, Catalog, Paging, Stamp, View};
 use crate::organizations::{self, Directory};
 use crate::request::{account_of_key, credential_scope, list_params, parse_duration, parse_pairs};
 use crate::rng::{format_uuid, mix64};
@@ -28,6 +28,8 @@ struct Counters {
     list: AtomicU64,
     describe: AtomicU64,
     sts: AtomicU64,
+    assume_role: AtomicU64,
+    assume_role_denied: AtomicU64,
     organizations: AtomicU64,
     control: AtomicU64,
     throttled: AtomicU64,
@@ -36,6 +38,9 @@ struct Counters {
     denied: AtomicU64,
     bad_requests: AtomicU64,
     not_found: AtomicU64,
+    expired_tokens: AtomicU64,
+    broken_pages: AtomicU64,
+    refused_off_service: AtomicU64,
     jobs_returned: AtomicU64,
     regions: Mutex<BTreeMap<String, RegionStats>>,
 }
@@ -51,6 +56,8 @@ pub(crate) struct Shared {
     pub default_account: String,
     pub default_region: String,
     clock_ms: AtomicI64,
+    /// How long jobs are kept, in milliseconds; negative for ever.
+    retention_ms: AtomicI64,
     faults: RwLock<Arc<Faults>>,
     /// Backup API calls since the faults were last set, and faults dealt.
     fault_calls: AtomicU64,
@@ -78,6 +85,7 @@ impl Shared {
             default_account,
             default_region,
             clock_ms: AtomicI64::new(start.as_millis()),
+            retention_ms: AtomicI64::new(-1),
             faults: RwLock::new(Arc::new(faults)),
             fault_calls: AtomicU64::new(0),
             fault_hits: AtomicU64::new(0),
@@ -89,6 +97,12 @@ impl Shared {
         }
     }
 
+    /// Sets how long jobs are kept.
+    pub(crate) fn with_retention(self, retention: Option<std::time::Duration>) -> Self {
+        self.set_retention(retention);
+        self
+    }
+
     /// Sets the organization Organizations calls answer for.
     pub(crate) fn with_directory(mut self, directory: Directory) -> Self {
         self.directory = directory;
@@ -97,6 +111,31 @@ impl Shared {
 
     pub(crate) fn now(&self) -> Timestamp {
         Timestamp::UNIX_EPOCH.add_millis(self.clock_ms.load(Ordering::SeqCst))
+    }
+
+    /// Sets how long jobs are kept (`None`: for ever).
+    pub(crate) fn set_retention(&self, retention: Option<std::time::Duration>) {
+        let ms = retention.map_or(-1, |r| i64::try_from(r.as_millis()).unwrap_or(i64::MAX));
+        self.retention_ms.store(ms, Ordering::SeqCst);
+    }
+
+    /// What a request sees at `at`: the jobs then, less those aged out.
+    pub(crate) fn view_at(&self, at: Timestamp) -> View {
+        let retention = self.retention_ms.load(Ordering::SeqCst);
+        View {
+            now: at,
+            retention_ms: (retention >= 0).then_some(retention),
+        }
+    }
+
+    /// What DescribeCopyJob sees: the jobs now.
+    pub(crate) fn view(&self) -> View {
+        self.view_at(self.now())
+    }
+
+    /// The request-count clock of token lifetimes: Backup API calls so far.
+    fn backup_calls(&self) -> u64 {
+        self.counters.list.load(Ordering::Relaxed) + self.counters.describe.load(Ordering::Relaxed)
     }
 
     pub(crate) fn advance(&self, ms: i64) -> Timestamp {
@@ -112,7 +151,7 @@ impl Shared {
         self.fault_hits.store(0, Ordering::SeqCst);
     }
 
-    fn faults(&self) -> Arc<Faults> {
+    pub(crate) fn faults(&self) -> Arc<Faults> {
         self.faults
             .read()
             .unwrap_or_else(|e| e.into_inner())
@@ -127,6 +166,8 @@ impl Shared {
             list_calls: get(&c.list),
             describe_calls: get(&c.describe),
             sts_calls: get(&c.sts),
+            assume_role_calls: get(&c.assume_role),
+            assume_role_denied: get(&c.assume_role_denied),
             organizations_calls: get(&c.organizations),
             control_calls: get(&c.control),
             throttled: get(&c.throttled),
@@ -135,6 +176,9 @@ impl Shared {
             denied: get(&c.denied),
             bad_requests: get(&c.bad_requests),
             not_found: get(&c.not_found),
+            expired_tokens: get(&c.expired_tokens),
+            broken_pages: get(&c.broken_pages),
+            refused_off_service: get(&c.refused_off_service),
             jobs_returned: get(&c.jobs_returned),
             regions: c.regions.lock().unwrap_or_else(|e| e.into_inner()).clone(),
         }
@@ -170,17 +214,27 @@ impl Shared {
         }
     }
 
-    /// Deals the next fault, evenly: call `n` is hit when
+    /// Deals the next fault. Call `n` (counted from the last `set_faults`)
+    /// is throttled when it falls in a burst (the last `length` of every
+    /// `every` calls); otherwise it is hit, evenly, when
     /// `floor((n+1)·rate) > floor(n·rate)`, and the hits are split between
     /// throttling and errors the same way.
     fn next_fault(&self, faults: &Faults) -> Option<Fault> {
         let throttle = faults.throttle_rate.clamp(0.0, 1.0);
         let error = faults.error_rate.clamp(0.0, 1.0);
         let rate = (throttle + error).min(1.0);
-        if rate <= 0.0 {
+        let burst = faults
+            .throttle_burst
+            .filter(|b| b.length > 0 && b.every > 0);
+        if rate <= 0.0 && burst.is_none() {
             return None;
         }
         let n = self.fault_calls.fetch_add(1, Ordering::SeqCst);
+        if let Some(b) = burst {
+            if n % b.every >= b.every.saturating_sub(b.length) {
+                return Some(Fault::Throttle);
+            }
+        }
         if !nth_is_hit(n, rate) {
             return None;
         }
@@ -190,6 +244,15 @@ impl Shared {
         } else {
             Fault::Unavailable
         })
+    }
+
+    /// The ARN of the caller: the assumed role behind an issued key, else a user.
+    fn caller_arn(&self, caller: &Caller) -> String {
+        caller
+            .key
+            .as_deref()
+            .and_then(|k| self.issued.lock().ok()?.get(k).cloned())
+            .unwrap_or_else(|| format!("arn:aws:iam::{}:user/emulator", caller.account))
     }
 
     fn count_region(&self, region: &str, describe: bool) {
@@ -251,13 +314,21 @@ async fn request_id(State(s): State<Arc<Shared>>, mut req: Request, next: Next) 
     if let Ok(value) = HeaderValue::from_str(&id) {
         response.headers_mut().insert("x-amzn-RequestId", value);
     }
-    // The emulated clock, not the wall clock, is the service's time: clients
-    // that checkpoint on the server's `Date` must see the time the jobs live in.
-    if let Ok(value) = HeaderValue::from_str(&http_date(s.now())) {
+    // `Date` is the wall clock, as AWS's is: the SDK compares it with the
+    // client's clock (clock-skew correction, and an AccessDenied from a server
+    // far off in time is taken for a skew problem and retried). The synthetic
+    // timeline the jobs live in travels in its own header, with milliseconds.
+    if let Ok(value) = HeaderValue::from_str(&http_date(Timestamp::now())) {
         response.headers_mut().insert(header::DATE, value);
+    }
+    if let Ok(value) = HeaderValue::from_str(&s.now().to_string()) {
+        response.headers_mut().insert(TIMELINE_HEADER, value);
     }
     response
 }
+
+/// The response header carrying the synthetic time (RFC 3339, milliseconds).
+pub(crate) const TIMELINE_HEADER: &str = "x-emulator-timeline";
 
 /// `Sun, 06 Nov 1994 08:49:37 GMT` (RFC 9110's IMF-fixdate).
 fn http_date(t: Timestamp) -> String {
@@ -318,11 +389,7 @@ async fn gate(s: &Shared, caller: &Caller, action: &str) -> Result<Arc<Faults>, 
     }
     if faults.deny_accounts.contains(&caller.account) {
         bump(&s.counters.denied);
-        let who = caller
-            .key
-            .as_deref()
-            .and_then(|k| s.issued.lock().ok()?.get(k).cloned())
-            .unwrap_or_else(|| format!("arn:aws:iam::{}:user/emulator", caller.account));
+        let who = s.caller_arn(caller);
         return Err(aws_error(
             StatusCode::FORBIDDEN,
             "AccessDeniedException",
@@ -340,7 +407,8 @@ async fn gate(s: &Shared, caller: &Caller, action: &str) -> Result<Arc<Faults>, 
         Some(Fault::Throttle) => {
             bump(&s.counters.throttled);
             Err(aws_error(
-                StatusCode::TOO_MANY_REQUESTS,
+                StatusCode::from_u16(faults.throttle_status.code())
+                    .unwrap_or(StatusCode::TOO_MANY_REQUESTS),
                 "ThrottlingException",
                 serde_json::json!({"message": "Rate exceeded"}),
             ))
@@ -380,22 +448,52 @@ async fn list_copy_jobs(
         Err(bad) => return invalid_parameter(&s, &bad.message, bad.name),
     };
     let target = s.catalog.get(&caller.account, &caller.region);
+    let now = s.now();
+    let lag = i64::try_from(faults.listing_lag.as_millis()).unwrap_or(i64::MAX);
+    let view = s.view_at(now.add_millis(-lag));
+    let applies = |only: &[String], name: &String| only.is_empty() || only.contains(name);
+    let paging = Paging {
+        clock: Some(Stamp {
+            ms: now.as_millis(),
+            call: s.backup_calls(),
+        }),
+        ttl_ms: faults
+            .token_ttl
+            .map(|t| i64::try_from(t.as_millis()).unwrap_or(i64::MAX)),
+        ttl_calls: faults.token_ttl_calls,
+        broken: faults.broken_paging.filter(|_| {
+            applies(&faults.broken_paging_regions, &caller.region)
+                && applies(&faults.broken_paging_accounts, &caller.account)
+        }),
+    };
     let page = match list_page(
         target,
-        s.now(),
+        view,
         &params.filter,
         params.max_results,
         params.next_token.as_deref(),
+        &paging,
     ) {
         Ok(page) => page,
-        Err(_) => {
+        Err(BadToken::Invalid) => {
             return invalid_parameter(
                 &s,
                 "Invalid NextToken: it is not one this query returned",
                 "nextToken",
             )
         }
+        Err(BadToken::Expired) => {
+            bump(&s.counters.expired_tokens);
+            return invalid_parameter(
+                &s,
+                "Invalid NextToken: the token has expired; start the listing again",
+                "nextToken",
+            );
+        }
     };
+    if page.broken {
+        bump(&s.counters.broken_pages);
+    }
     s.counters
         .jobs_returned
         .fetch_add(page.jobs.len() as u64, Ordering::Relaxed);
@@ -457,7 +555,7 @@ async fn describe_copy_job(
     let found = s
         .catalog
         .get(&caller.account, &caller.region)
-        .and_then(|t| t.find(&id, s.now()));
+        .and_then(|t| t.find(&id, s.view()));
     match found {
         Some(job) => {
             bump(&s.counters.jobs_returned);
@@ -500,6 +598,26 @@ async fn post_root(
         .get("x-amz-target")
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
+    if state.faults().backup_only {
+        // A Backup endpoint knows neither protocol: the request is for
+        // another service, so it is refused as an unknown operation.
+        bump(&state.counters.refused_off_service);
+        bump(&state.counters.bad_requests);
+        let what = match &target {
+            Some(t) => format!("X-Amz-Target {t}"),
+            None => "STS (Action=...)".to_owned(),
+        };
+        return aws_error(
+            StatusCode::NOT_FOUND,
+            "UnknownOperationException",
+            serde_json::json!({
+                "Code": "UnknownOperationException",
+                "Message": format!(
+                    "This endpoint serves AWS Backup only; {what} requests belong to another service's endpoint"
+                ),
+            }),
+        );
+    }
     match target {
         Some(target) => organizations_call(state, &target, headers, body),
         None => sts_call(state, request_id, headers, body).await,
@@ -547,15 +665,30 @@ async fn sts_call(
         .map(|(_, v)| v.as_str());
     match action {
         Some("AssumeRole") => {
+            bump(&s.counters.assume_role);
             let serial = s.request_serial.load(Ordering::Relaxed);
-            match sts::assume_role(&params, serial, &rid) {
+            let faults = s.faults();
+            let caller = s.caller(&headers);
+            let caller_arn = s.caller_arn(&caller);
+            let trust = sts::Trust {
+                deny_accounts: &faults.deny_assume_role_accounts,
+                external_id: faults.external_id.as_deref(),
+                caller_arn: &caller_arn,
+            };
+            match sts::assume_role(&params, serial, &rid, &trust) {
                 Ok((reply, issued)) => {
                     if let Ok(mut map) = s.issued.lock() {
                         map.insert(issued.access_key_id, issued.assumed_role_arn);
                     }
                     xml(reply)
                 }
-                Err(reply) => xml(reply),
+                Err(reply) => {
+                    if reply.status == 403 {
+                        bump(&s.counters.assume_role_denied);
+                        bump(&s.counters.denied);
+                    }
+                    xml(reply)
+                }
             }
         }
         Some("GetCallerIdentity") => {
@@ -654,7 +787,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn http_dates_follow_the_emulated_clock() {
+    fn http_dates_are_imf_fixdates() {
         let t = Timestamp::parse_rfc3339("1994-11-06T08:49:37.250Z").unwrap();
         assert_eq!(http_date(t), "Sun, 06 Nov 1994 08:49:37 GMT");
         let t = Timestamp::parse_rfc3339("2026-03-01T00:00:00Z").unwrap();

@@ -73,11 +73,23 @@ pub(crate) struct Issued {
     pub assumed_role_arn: String,
 }
 
+/// Which AssumeRole requests the roles' trust policies allow.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Trust<'a> {
+    /// Roles of these accounts trust nobody.
+    pub deny_accounts: &'a [String],
+    /// When set, every role's trust policy requires this `sts:ExternalId`.
+    pub external_id: Option<&'a str>,
+    /// Who is asking, for the error message.
+    pub caller_arn: &'a str,
+}
+
 /// Answers AssumeRole. `serial` makes every issued key distinct.
 pub(crate) fn assume_role(
     params: &[(String, String)],
     serial: u64,
     request_id: &str,
+    trust: &Trust<'_>,
 ) -> Result<(StsReply, Issued), StsReply> {
     let get = |name: &str| {
         params
@@ -114,6 +126,24 @@ pub(crate) fn assume_role(
             }
         },
     };
+
+    // The request is valid; now the role's trust policy decides, and STS
+    // says the same thing whichever condition failed.
+    let denied = trust.deny_accounts.iter().any(|a| a == account)
+        || trust
+            .external_id
+            .is_some_and(|want| get("ExternalId") != Some(want));
+    if denied {
+        return Err(error(
+            403,
+            "AccessDenied",
+            &format!(
+                "User: {} is not authorized to perform: sts:AssumeRole on resource: {role_arn}",
+                trust.caller_arn
+            ),
+            request_id,
+        ));
+    }
 
     let mut rng = Rng::new(hash2(hash_str(serial, role_arn), hash_str(0, session)));
     const ALNUM: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
@@ -192,7 +222,7 @@ mod tests {
             ("RoleArn", "arn:aws:iam::210987654321:role/path/Audit"),
             ("RoleSessionName", "audit-session"),
         ]);
-        let (reply, issued) = assume_role(&p, 1, "rid").unwrap();
+        let (reply, issued) = assume_role(&p, 1, "rid", &Trust::default()).unwrap();
         assert_eq!(reply.status, 200);
         assert_eq!(account_of_key(&issued.access_key_id), Some("210987654321"));
         assert_eq!(
@@ -200,7 +230,7 @@ mod tests {
             "arn:aws:sts::210987654321:assumed-role/Audit/audit-session"
         );
         assert!(reply.body.contains("<Expiration>"));
-        let (_, again) = assume_role(&p, 2, "rid").unwrap();
+        let (_, again) = assume_role(&p, 2, "rid", &Trust::default()).unwrap();
         assert_ne!(again.access_key_id, issued.access_key_id);
     }
 
@@ -226,7 +256,7 @@ mod tests {
                 ("DurationSeconds", "60"),
             ]),
         ] {
-            let reply = assume_role(&p, 1, "rid").unwrap_err();
+            let reply = assume_role(&p, 1, "rid", &Trust::default()).unwrap_err();
             assert_eq!(reply.status, 400);
             assert!(
                 reply.body.contains("<Code>ValidationError</Code>"),
@@ -235,5 +265,52 @@ mod tests {
             );
         }
         assert!(error(400, "X", "a<b", "r").body.contains("a&lt;b"));
+    }
+
+    #[test]
+    fn trust_policies_refuse_accounts_and_external_ids() {
+        let role = "arn:aws:iam::210987654321:role/Audit";
+        let base = [
+            ("Action", "AssumeRole"),
+            ("RoleArn", role),
+            ("RoleSessionName", "s1"),
+        ];
+        let denied = ["210987654321".to_owned()];
+        let trust = Trust {
+            deny_accounts: &denied,
+            external_id: None,
+            caller_arn: "arn:aws:iam::111111111111:user/me",
+        };
+        let reply = assume_role(&params(&base), 1, "rid", &trust).unwrap_err();
+        assert_eq!(reply.status, 403);
+        assert!(
+            reply.body.contains("<Code>AccessDenied</Code>"),
+            "{}",
+            reply.body
+        );
+        assert!(reply.body.contains("user/me is not authorized to perform: sts:AssumeRole on resource: arn:aws:iam::210987654321:role/Audit"));
+
+        let trust = Trust {
+            deny_accounts: &[],
+            external_id: Some("tenant-7"),
+            ..trust
+        };
+        assert_eq!(
+            assume_role(&params(&base), 1, "rid", &trust)
+                .unwrap_err()
+                .status,
+            403
+        );
+        let mut wrong = base.to_vec();
+        wrong.push(("ExternalId", "tenant-8"));
+        assert_eq!(
+            assume_role(&params(&wrong), 1, "rid", &trust)
+                .unwrap_err()
+                .status,
+            403
+        );
+        let mut right = base.to_vec();
+        right.push(("ExternalId", "tenant-7"));
+        assert!(assume_role(&params(&right), 1, "rid", &trust).is_ok());
     }
 }

@@ -25,6 +25,7 @@ use backup_model::{
 use crate::rng::{
     as_v4, base64_std, format_uuid, hash2, hash_str, mix64, parse_uuid, Rng, UUID_VARIANT_MASK,
 };
+use crate::server::nth_is_hit;
 
 /// Slots per layout block; composite groups never cross a block boundary.
 pub(crate) const BLOCK: u64 = 32;
@@ -257,6 +258,36 @@ const FAILURES: &[(u32, &str)] = &[
     (15, "LimitExceeded"),
 ];
 
+/// Endings a client built from the service model does not expect, dealt
+/// evenly among single jobs (see [`crate::Endings`]).
+#[derive(Debug, Clone)]
+pub(crate) struct OddEndings {
+    pub failed_open_rate: f64,
+    pub unknown_rate: f64,
+    pub unknown: CopyJobState,
+}
+
+impl Default for OddEndings {
+    fn default() -> Self {
+        OddEndings {
+            failed_open_rate: 0.0,
+            unknown_rate: 0.0,
+            unknown: CopyJobState::from("CANCELLED"),
+        }
+    }
+}
+
+/// How a finished single job ends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Ending {
+    /// As its life says: `COMPLETED` or `FAILED`, with a `CompletionDate`.
+    Normal,
+    /// `FAILED` without a `CompletionDate`.
+    FailedOpen,
+    /// In the unknown state, without a `CompletionDate`.
+    Unknown,
+}
+
 /// One account in one region, and everything needed to compute its jobs.
 #[derive(Debug)]
 pub(crate) struct SynthTarget {
@@ -264,6 +295,7 @@ pub(crate) struct SynthTarget {
     region: String,
     key: u64,
     timeline: Timeline,
+    endings: OddEndings,
     source_vaults: Vec<String>,
     plans: Vec<Plan>,
     resources: Vec<Resource>,
@@ -376,12 +408,13 @@ impl SynthTarget {
             35,
         );
 
-        let lifecycle = |cold: Option<i64>, delete: i64, event: bool, archive: bool| Lifecycle {
-            delete_after_days: Some(delete),
-            delete_after_event: event.then_some(LifecycleDeleteAfterEvent::DeleteAfterCopy),
-            move_to_cold_storage_after_days: cold,
-            opt_in_to_archive_for_supported_resources: Some(archive),
-            unknown_members: Default::default(),
+        let lifecycle = |cold: Option<i64>, delete: i64, event: bool, archive: bool| {
+            let mut l = Lifecycle::default();
+            l.delete_after_days = Some(delete);
+            l.delete_after_event = event.then_some(LifecycleDeleteAfterEvent::DeleteAfterCopy);
+            l.move_to_cold_storage_after_days = cold;
+            l.opt_in_to_archive_for_supported_resources = Some(archive);
+            l
         };
         // (plan name, role, [(rule name, cron, time zone, destination, lifecycle, weight)])
         type RuleSpec = (
@@ -467,26 +500,25 @@ impl SynthTarget {
                 let version = base64_std(rng.uuid(false).as_bytes());
                 let rules: Vec<Rule> = rules
                     .into_iter()
-                    .map(
-                        |(rule_name, cron, tz, destination, lifecycle, weight)| Rule {
-                            creator: RecoveryPointCreator {
-                                backup_plan_arn: Some(format!(
-                                    "arn:aws:backup:{region}:{account}:backup-plan:{plan_id}"
-                                )),
-                                backup_plan_id: Some(plan_id.clone()),
-                                backup_plan_name: Some(plan_name.to_owned()),
-                                backup_plan_version: Some(version.clone()),
-                                backup_rule_cron: Some(cron.to_owned()),
-                                backup_rule_id: Some(rng.uuid(false)),
-                                backup_rule_name: Some(rule_name.to_owned()),
-                                backup_rule_timezone: Some(tz.to_owned()),
-                                unknown_members: Default::default(),
-                            },
+                    .map(|(rule_name, cron, tz, destination, lifecycle, weight)| {
+                        let mut creator = RecoveryPointCreator::default();
+                        creator.backup_plan_arn = Some(format!(
+                            "arn:aws:backup:{region}:{account}:backup-plan:{plan_id}"
+                        ));
+                        creator.backup_plan_id = Some(plan_id.clone());
+                        creator.backup_plan_name = Some(plan_name.to_owned());
+                        creator.backup_plan_version = Some(version.clone());
+                        creator.backup_rule_cron = Some(cron.to_owned());
+                        creator.backup_rule_id = Some(rng.uuid(false));
+                        creator.backup_rule_name = Some(rule_name.to_owned());
+                        creator.backup_rule_timezone = Some(tz.to_owned());
+                        Rule {
+                            creator,
                             destination,
                             lifecycle,
                             weight,
-                        },
-                    )
+                        }
+                    })
                     .collect();
                 Plan {
                     weights: rules.iter().map(|r| r.weight).collect(),
@@ -584,10 +616,37 @@ impl SynthTarget {
             region: region.to_owned(),
             key,
             timeline,
+            endings: OddEndings::default(),
             source_vaults,
             plans,
             resources,
             stacks,
+        }
+    }
+
+    /// Deals these odd endings among the target's single jobs.
+    pub(crate) fn with_endings(mut self, endings: OddEndings) -> Self {
+        self.endings = endings;
+        self
+    }
+
+    /// The ending of single slot `i`, dealt evenly by index like the faults:
+    /// slot `i` is one of the odd share when `floor((i+1)·rate)` steps, and
+    /// the `m`-th such slot is split between the two kinds the same way.
+    fn ending(&self, i: u64) -> Ending {
+        let e = &self.endings;
+        let rate = (e.failed_open_rate + e.unknown_rate).min(1.0);
+        if rate <= 0.0 || !nth_is_hit(i, rate) {
+            return Ending::Normal;
+        }
+        let m = (((i + 1) as f64 * rate).floor() as u64).saturating_sub(1);
+        if nth_is_hit(
+            m,
+            e.failed_open_rate / (e.failed_open_rate + e.unknown_rate),
+        ) {
+            Ending::FailedOpen
+        } else {
+            Ending::Unknown
         }
     }
 
@@ -778,19 +837,18 @@ impl SynthTarget {
     }
 
     fn common(&self, i: u64, plan: &Plan, rule: &Rule, vault: usize) -> CopyJob {
-        CopyJob {
-            account_id: Some(self.account.clone()),
-            copy_job_id: Some(self.job_id(i)),
-            created_by: Some(rule.creator.clone()),
-            destination_backup_vault_arn: Some(rule.destination.vault_arn.clone()),
-            destination_encryption_key_arn: Some(rule.destination.key_arn.clone()),
-            destination_recovery_point_lifecycle: Some(rule.lifecycle.clone()),
-            destination_vault_lock_state: Some(rule.destination.lock_state.to_owned()),
-            destination_vault_type: Some(rule.destination.vault_type.to_owned()),
-            iam_role_arn: Some(plan.role_arn.clone()),
-            source_backup_vault_arn: Some(self.source_vaults[vault].clone()),
-            ..CopyJob::default()
-        }
+        let mut job = CopyJob::default();
+        job.account_id = Some(self.account.clone());
+        job.copy_job_id = Some(self.job_id(i));
+        job.created_by = Some(rule.creator.clone());
+        job.destination_backup_vault_arn = Some(rule.destination.vault_arn.clone());
+        job.destination_encryption_key_arn = Some(rule.destination.key_arn.clone());
+        job.destination_recovery_point_lifecycle = Some(rule.lifecycle.clone());
+        job.destination_vault_lock_state = Some(rule.destination.lock_state.to_owned());
+        job.destination_vault_type = Some(rule.destination.vault_type.to_owned());
+        job.iam_role_arn = Some(plan.role_arn.clone());
+        job.source_backup_vault_arn = Some(self.source_vaults[vault].clone());
+        job
     }
 
     fn leaf_job(&self, i: u64, slot: Slot, now_ms: i64) -> CopyJob {
@@ -813,7 +871,12 @@ impl SynthTarget {
         let dest = &rule.destination;
         let (source_rp, dest_rp) =
             recovery_points(&mut rng, resource.kind, &self.region, &self.account, dest);
-        let state = life.state(now_ms);
+        let mut state = life.state(now_ms);
+        let ending = if slot == Slot::Single && !state.is_open() {
+            self.ending(i)
+        } else {
+            Ending::Normal
+        };
 
         let mut job = self.common(i, plan, rule, resource.vault);
         job.backup_size_in_bytes = Some(life.size);
@@ -828,27 +891,38 @@ impl SynthTarget {
             job.parent_job_id = Some(self.job_id(parent));
             job.composite_member_identifier = Some(logical_id.clone());
         }
-        if matches!(state, CopyJobState::Running | CopyJobState::Completed) {
-            job.destination_recovery_point_arn = Some(dest_rp);
-        }
-        if !state.is_open() {
-            job.completion_date = Some(ts(life.done));
-            match life.failure.map(|f| failure_for(f, dest)) {
-                None => job.message_category = Some("SUCCESS".to_owned()),
-                Some(f) => {
-                    job.message_category = Some(FAILURES[f].1.to_owned());
-                    job.status_message = Some(failure_message(
-                        f,
-                        &FailureContext {
-                            account: &self.account,
-                            role_arn: &plan.role_arn,
-                            dest,
-                            lifecycle: &rule.lifecycle,
-                            source_rp: &source_rp,
-                        },
-                    ));
+        let cx = FailureContext {
+            account: &self.account,
+            role_arn: &plan.role_arn,
+            dest,
+            lifecycle: &rule.lifecycle,
+            source_rp: &source_rp,
+        };
+        match ending {
+            Ending::Normal => {
+                if matches!(state, CopyJobState::Running | CopyJobState::Completed) {
+                    job.destination_recovery_point_arn = Some(dest_rp);
+                }
+                if !state.is_open() {
+                    job.completion_date = Some(ts(life.done));
+                    match life.failure.map(|f| failure_for(f, dest)) {
+                        None => job.message_category = Some("SUCCESS".to_owned()),
+                        Some(f) => {
+                            job.message_category = Some(FAILURES[f].1.to_owned());
+                            job.status_message = Some(failure_message(f, &cx));
+                        }
+                    }
                 }
             }
+            Ending::FailedOpen => {
+                // A failure AWS recorded without a completion time: a recovery
+                // point deleted under the copy unless the job failed anyway.
+                let f = failure_for(life.failure.unwrap_or(4), dest);
+                state = CopyJobState::Failed;
+                job.message_category = Some(FAILURES[f].1.to_owned());
+                job.status_message = Some(failure_message(f, &cx));
+            }
+            Ending::Unknown => state = self.endings.unknown.clone(),
         }
         job.state = Some(state);
         job

@@ -274,26 +274,24 @@ mod tests {
     #[test]
     fn bodies_decode_back_to_the_same_jobs() {
         let mut unknown = UnknownMembers::new();
-        unknown.insert("New\"Member".into(), serde_json::json!({"a": [1, 2]}));
-        let job = CopyJob {
-            copy_job_id: Some("id-\"quoted\"\n".into()),
-            backup_size_in_bytes: Some(42),
-            creation_date: Some(Timestamp::from_millis(1_516_925_490_087).unwrap()),
-            state: Some(CopyJobState::from("SOMETHING_NEW")),
-            is_parent: Some(false),
-            child_jobs_in_state: Some([(CopyJobState::Completed, 2)].into_iter().collect()),
-            created_by: Some(RecoveryPointCreator {
-                backup_plan_id: Some("p".into()),
-                ..Default::default()
-            }),
-            destination_recovery_point_lifecycle: Some(Lifecycle {
-                delete_after_days: Some(35),
-                opt_in_to_archive_for_supported_resources: Some(true),
-                ..Default::default()
-            }),
-            unknown_members: unknown,
-            ..CopyJob::default()
-        };
+        unknown
+            .insert_json("New\"Member", r#"{"a": [1, 2]}"#)
+            .unwrap();
+        let mut created_by = RecoveryPointCreator::default();
+        created_by.backup_plan_id = Some("p".into());
+        let mut lifecycle = Lifecycle::default();
+        lifecycle.delete_after_days = Some(35);
+        lifecycle.opt_in_to_archive_for_supported_resources = Some(true);
+        let mut job = CopyJob::default();
+        job.copy_job_id = Some("id-\"quoted\"\n".into());
+        job.backup_size_in_bytes = Some(42);
+        job.creation_date = Some(Timestamp::from_millis(1_516_925_490_087).unwrap());
+        job.state = Some(CopyJobState::from("SOMETHING_NEW"));
+        job.is_parent = Some(false);
+        job.child_jobs_in_state = Some([(CopyJobState::Completed, 2)].into_iter().collect());
+        job.created_by = Some(created_by);
+        job.destination_recovery_point_lifecycle = Some(lifecycle);
+        job.unknown_members = unknown;
         let body = list_body(
             std::slice::from_ref(&job),
             Some("tok"),

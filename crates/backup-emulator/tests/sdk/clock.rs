@@ -2,9 +2,10 @@
 
 use std::time::Duration;
 
-use backup_model::{CopyJob, CopyJobState};
+use aws_sdk_backup::primitives::{DateTime, DateTimeFormat as Format};
+use backup_model::{CopyJob, CopyJobState, Timestamp};
 
-use crate::common::{client, config, list_all, raw, start};
+use crate::common::{authorization, client, config, list_all, raw, start};
 
 const ACCOUNT: &str = "123456789012";
 
@@ -91,5 +92,45 @@ async fn advancing_the_clock_moves_jobs_through_their_states() {
         .json();
     assert!(stats["describe_calls"].as_u64().unwrap() >= 3);
     assert!(stats["control_calls"].as_u64().unwrap() >= 3);
+    emulator.shutdown().await;
+}
+
+#[tokio::test]
+async fn the_date_header_is_the_wall_clock_and_the_timeline_has_its_own() {
+    // The synthetic timeline starts in January 2026, far from the wall clock.
+    let emulator = start(config(10)).await;
+    let auth = authorization("AKIDEMULATORTEST", "us-east-1");
+    let wall_before = Timestamp::now();
+    let first = raw(
+        &emulator,
+        "GET",
+        "/copy-jobs/",
+        &[("Authorization", &auth)],
+        "",
+    )
+    .await;
+    emulator.advance_clock(Duration::from_secs(2 * 3600));
+    let second = raw(&emulator, "GET", "/_emulator/stats", &[], "").await;
+    let wall_after = Timestamp::now();
+    for response in [&first, &second] {
+        let date = response.header("date").expect("a Date header");
+        let date = DateTime::from_str(date, Format::HttpDate).unwrap();
+        // IMF-fixdate has whole seconds.
+        let secs = date.secs() * 1000;
+        assert!(
+            (wall_before.as_millis() / 1000 * 1000..=wall_after.as_millis()).contains(&secs),
+            "{date} is not the wall clock"
+        );
+    }
+    let timeline = |r: &crate::common::Raw| {
+        Timestamp::parse_rfc3339(r.header("x-emulator-timeline").expect("a timeline header"))
+            .unwrap()
+    };
+    assert_eq!(timeline(&first), crate::common::start_time());
+    assert_eq!(
+        timeline(&second),
+        crate::common::start_time().add_millis(2 * 3600 * 1000)
+    );
+    assert_eq!(timeline(&second), emulator.now());
     emulator.shutdown().await;
 }

@@ -50,6 +50,25 @@ pub fn client_with(emulator: &Emulator, region: &str, retry: RetryConfig) -> Cli
     Client::from_conf(config)
 }
 
+/// A Backup client whose access key names `account` (`ASIA` + account +
+/// 4 characters, the shape the emulator's AssumeRole hands out).
+pub fn client_for_account(emulator: &Emulator, account: &str, region: &str) -> Client {
+    let config = aws_sdk_backup::Config::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new(region.to_owned()))
+        .credentials_provider(Credentials::new(
+            format!("ASIA{account}TEST"),
+            "not-a-secret",
+            Some("session".to_owned()),
+            None,
+            "test",
+        ))
+        .endpoint_url(emulator.endpoint_url())
+        .retry_config(RetryConfig::disabled())
+        .build();
+    Client::from_conf(config)
+}
+
 /// Standard retries, many attempts, tiny backoff: for fault tests.
 pub fn patient_retries() -> RetryConfig {
     RetryConfig::standard()

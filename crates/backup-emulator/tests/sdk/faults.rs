@@ -4,8 +4,7 @@ use std::time::{Duration, Instant};
 
 use aws_sdk_backup::config::retry::RetryConfig;
 use aws_sdk_backup::error::ProvideErrorMetadata;
-use backup_emulator::{EmulatorConfig, Faults, Malformed};
-use backup_model::Timestamp;
+use backup_emulator::{Burst, Faults, Malformed, ThrottleStatus};
 
 use crate::common::{
     authorization, client, client_with, config, list_all, patient_retries, raw, start,
@@ -91,15 +90,11 @@ async fn without_retries_faults_surface_with_their_codes() {
 
 #[tokio::test]
 async fn denied_accounts_get_access_denied() {
-    // The emulator's `Date` header follows its own clock. The SDK takes an
-    // AccessDeniedException from a server whose clock is far from ours for a
-    // clock-skew problem and retries it, so this test runs the emulator on
-    // the wall clock, as AWS is.
-    let emulator = start(EmulatorConfig {
-        start: Timestamp::now(),
-        ..config(20)
-    })
-    .await;
+    // The synthetic timeline is months from the wall clock, but the `Date`
+    // header is the wall clock: the SDK, which takes an AccessDeniedException
+    // from a server whose clock is far from ours for a clock-skew problem
+    // and retries it, must not retry here.
+    let emulator = start(config(20)).await;
     emulator.set_faults(Faults {
         deny_accounts: vec![ACCOUNT.to_owned()],
         ..Faults::default()
@@ -205,5 +200,54 @@ async fn latency_is_added_to_backup_calls() {
     let (jobs, _) = list_all(client.list_copy_jobs()).await;
     assert_eq!(jobs.len(), 20);
     assert!(began.elapsed() >= Duration::from_millis(150));
+    emulator.shutdown().await;
+}
+
+#[tokio::test]
+async fn throttling_comes_in_bursts_with_status_400_or_429() {
+    let emulator = start(config(300)).await;
+    let truth = emulator.jobs(ACCOUNT, "us-east-1");
+    let bare = client(&emulator, "us-east-1");
+    for status in [ThrottleStatus::BadRequest, ThrottleStatus::TooManyRequests] {
+        emulator.set_faults(Faults {
+            throttle_burst: Some(Burst {
+                length: 3,
+                every: 10,
+            }),
+            throttle_status: status,
+            ..Faults::default()
+        });
+        // Without retries: the last 3 of every 10 calls are throttled, back to back.
+        let mut throttled = Vec::new();
+        for n in 0..20 {
+            if let Err(err) = bare.list_copy_jobs().max_results(5).send().await {
+                assert_eq!(err.code(), Some("ThrottlingException"), "{err:?}");
+                assert_eq!(err.raw_response().unwrap().status().as_u16(), status.code());
+                throttled.push(n);
+            }
+        }
+        assert_eq!(throttled, [7, 8, 9, 17, 18, 19], "{status}");
+    }
+
+    // The SDK's standard retry knows a 400 ThrottlingException by its code
+    // and gets through the bursts to the exact listing.
+    emulator.set_faults(Faults {
+        throttle_burst: Some(Burst {
+            length: 4,
+            every: 7,
+        }),
+        throttle_status: ThrottleStatus::BadRequest,
+        ..Faults::default()
+    });
+    let before = emulator.stats();
+    let patient = client_with(&emulator, "us-east-1", patient_retries());
+    let (listed, _) = list_all(patient.list_copy_jobs().max_results(20)).await;
+    assert_eq!(listed, truth);
+    let after = emulator.stats();
+    let calls = after.list_calls - before.list_calls;
+    let throttled = after.throttled - before.throttled;
+    // Every cycle of 7 calls holds 3 answered and 4 throttled ones.
+    assert!(throttled >= 4 * (calls / 7), "{throttled} of {calls}");
+    assert_eq!(after.errors, 0);
     emulator.shutdown().await;
 }
