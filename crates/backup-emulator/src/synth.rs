@@ -1257,6 +1257,51 @@ mod tests {
     }
 
     #[test]
+    fn odd_endings_are_dealt_evenly_among_single_jobs_once_they_end() {
+        let t = target(1000).with_endings(OddEndings {
+            failed_open_rate: 0.05,
+            unknown_rate: 0.15,
+            unknown: CopyJobState::from("CANCELLED"),
+        });
+        let plain = target(1000);
+        let now = t.timeline.base_ms + 40 * DAY;
+        let (mut failed_open, mut cancelled) = (0, 0);
+        for i in 0..1000 {
+            let job = t.job(i, now);
+            let before = plain.job(i, now);
+            let ending = t.ending(i);
+            if t.slot(i) != Slot::Single || ending == Ending::Normal {
+                assert_eq!(job, before, "slot {i}");
+                continue;
+            }
+            assert_eq!(job.completion_date, None, "slot {i}");
+            assert_eq!(job.destination_recovery_point_arn, None, "slot {i}");
+            match ending {
+                Ending::FailedOpen => {
+                    failed_open += 1;
+                    assert_eq!(job.state, Some(CopyJobState::Failed));
+                    assert!(job.status_message.is_some());
+                }
+                _ => {
+                    cancelled += 1;
+                    assert_eq!(job.state.as_ref().map(|s| s.as_str()), Some("CANCELLED"));
+                }
+            }
+            // Open first, as every job: the odd ending comes when it ends.
+            let created = t.creation_ms(i);
+            assert_eq!(t.job(i, created).state, Some(CopyJobState::Created));
+            assert_eq!(t.job(i, created).completion_date, None);
+        }
+        // Exactly one slot in five is dealt an odd ending, one in four of
+        // those FAILED without completion; composites keep theirs.
+        let dealt = (0..1000).filter(|&i| t.ending(i) != Ending::Normal).count();
+        assert_eq!(dealt, 200);
+        let singles_dealt = failed_open + cancelled;
+        assert!(singles_dealt > 150, "{singles_dealt}");
+        assert!(failed_open * 4 <= singles_dealt + 8 && failed_open * 4 + 8 >= singles_dealt);
+    }
+
+    #[test]
     fn resources_repeat() {
         let t = target(1000);
         let now = t.timeline.base_ms + 40 * DAY;
