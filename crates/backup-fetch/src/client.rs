@@ -279,6 +279,22 @@ impl Intercept for AttemptCounter {
 struct Captured {
     body: Option<bytes::Bytes>,
     date: Option<String>,
+    /// backup-emulator's `x-emulator-timeline`: the time of the synthetic
+    /// timeline its jobs live in (its `Date` follows the wall clock, as AWS's
+    /// does). AWS never sends it.
+    timeline: Option<String>,
+}
+
+impl Captured {
+    /// When the service produced the response: the emulator's timeline, else
+    /// the `Date` header, else our clock.
+    fn observed_at(&self) -> Timestamp {
+        self.timeline
+            .as_deref()
+            .and_then(|t| Timestamp::parse_rfc3339(t).ok())
+            .or_else(|| self.date.as_deref().and_then(parse_http_date))
+            .unwrap_or_else(Timestamp::now)
+    }
 }
 
 /// Keeps the raw body of a call's response, so it can be decoded with the
@@ -309,6 +325,10 @@ impl Intercept for BodyCapture {
         // deserializing a non-streaming operation.
         captured.body = response.body().bytes().map(bytes::Bytes::copy_from_slice);
         captured.date = response.headers().get("date").map(str::to_owned);
+        captured.timeline = response
+            .headers()
+            .get("x-emulator-timeline")
+            .map(str::to_owned);
         Ok(())
     }
 }
@@ -597,6 +617,13 @@ impl TargetClient {
 
     /// DescribeCopyJob for one id.
     pub async fn describe(&self, job_id: &str) -> Result<CopyJob, FetchError> {
+        self.describe_observed(job_id).await.1
+    }
+
+    /// DescribeCopyJob for one id, with the time the service answered (as
+    /// list pages carry it), whether it answered with the job or an error:
+    /// `ResourceNotFoundException` at that time is when the job was gone.
+    pub async fn describe_observed(&self, job_id: &str) -> (Timestamp, Result<CopyJob, FetchError>) {
         const OP: &str = "DescribeCopyJob";
         self.metrics.operations.fetch_add(1, Ordering::Relaxed);
         let capture = BodyCapture::default();
@@ -609,25 +636,27 @@ impl TargetClient {
             .send()
             .await;
         let captured = capture.take();
+        let observed_at = captured.observed_at();
         let output = match result {
             Ok(output) => output,
             Err(e) => {
-                return Err(self.refine(
-                    FetchError::from_sdk(OP, Some(job_id), &e),
-                    captured.body,
-                    OP,
-                ))
+                let error = self.refine(FetchError::from_sdk(OP, Some(job_id), &e), captured.body, OP);
+                return (observed_at, Err(error));
             }
         };
         let job = match captured.body {
-            Some(body) => {
-                serde_json::from_slice::<DescribeCopyJobOutput>(&body)
-                    .map_err(|e| malformed(OP, &e.to_string(), output.request_id()))?
-                    .copy_job
-            }
+            Some(body) => match serde_json::from_slice::<DescribeCopyJobOutput>(&body) {
+                Ok(decoded) => decoded.copy_job,
+                Err(e) => {
+                    return (
+                        observed_at,
+                        Err(malformed(OP, &e.to_string(), output.request_id())),
+                    )
+                }
+            },
             None => DescribeCopyJobOutput::from(&output).copy_job,
         };
-        job.ok_or_else(|| FetchError {
+        let job = job.ok_or_else(|| FetchError {
             kind: FetchErrorKind::NotFound {
                 job_id: job_id.to_owned(),
             },
@@ -635,7 +664,8 @@ impl TargetClient {
             code: None,
             message: "the response had no CopyJob".to_owned(),
             request_id: output.request_id().map(str::to_owned),
-        })
+        });
+        (observed_at, job)
     }
 
     /// One ListCopyJobs page.
@@ -678,11 +708,7 @@ impl TargetClient {
             }
         };
         self.metrics.pages.fetch_add(1, Ordering::Relaxed);
-        let observed_at = captured
-            .date
-            .as_deref()
-            .and_then(parse_http_date)
-            .unwrap_or_else(Timestamp::now);
+        let observed_at = captured.observed_at();
         let page = match captured.body {
             Some(body) => serde_json::from_slice::<ListCopyJobsOutput>(&body)
                 .map_err(|e| malformed(OP, &e.to_string(), output.request_id()))?,
@@ -698,37 +724,89 @@ impl TargetClient {
 
     /// Every page of ListCopyJobs for `filter`, one at a time, following
     /// `NextToken` until the service stops returning one. A short or empty
-    /// page is not taken as the last. Memory holds one page.
+    /// page is not taken as the last. Memory holds one page (and the tokens
+    /// seen so far).
+    ///
+    /// A listing that cannot end is an error, not a silent end: a `NextToken`
+    /// the service already gave in this listing (the same one twice in a row,
+    /// or a cycle through several pages), or more pages than
+    /// [`max_list_pages`] allows for the page size. The pages before it were
+    /// received; the error says the listing is incomplete.
     pub fn list(&self, filter: ListFilter) -> impl Stream<Item = Result<Page, FetchError>> + '_ {
+        let limit = max_list_pages(filter.max_results);
+        self.list_at_most(filter, limit)
+    }
+
+    /// [`TargetClient::list`] with a page limit of its own.
+    pub fn list_at_most(
+        &self,
+        filter: ListFilter,
+        max_pages: u64,
+    ) -> impl Stream<Item = Result<Page, FetchError>> + '_ {
         enum Next {
             Start,
             Token(String),
             Done,
         }
-        futures::stream::unfold(Next::Start, move |next| {
+        struct State {
+            next: Next,
+            pages: u64,
+            /// Every token received in this listing, with the page it came on.
+            tokens: HashMap<String, u64>,
+        }
+        let start = State {
+            next: Next::Start,
+            pages: 0,
+            tokens: HashMap::new(),
+        };
+        futures::stream::unfold(start, move |mut state| {
             // The first page asks for few jobs (see `ListFilter::for_page`).
-            let filter = if matches!(next, Next::Start) {
-                filter.for_page(0)
-            } else {
-                filter.clone()
-            };
+            let filter = filter.for_page(state.pages);
             async move {
-                let token = match next {
+                let token = match std::mem::replace(&mut state.next, Next::Done) {
                     Next::Start => None,
                     Next::Token(token) => Some(token),
                     Next::Done => return None,
                 };
-                match self.list_page(&filter, token.as_deref()).await {
-                    Ok(page) => {
-                        let following = match &page.next_token {
-                            // A token that repeats would loop forever.
-                            Some(t) if Some(t) != token.as_ref() => Next::Token(t.clone()),
-                            _ => Next::Done,
-                        };
-                        Some((Ok(page), following))
-                    }
-                    Err(e) => Some((Err(e), Next::Done)),
+                if state.pages >= max_pages {
+                    let error = FetchError::other(
+                        "ListCopyJobs",
+                        FetchErrorKind::Other,
+                        format!(
+                            "the listing of {} did not end after {} pages (the most this \
+                             listing may have): the service keeps returning a NextToken; \
+                             the listing is incomplete",
+                            self.target, state.pages
+                        ),
+                    );
+                    return Some((Err(error), state));
                 }
+                let page = match self.list_page(&filter, token.as_deref()).await {
+                    Ok(page) => page,
+                    Err(e) => return Some((Err(e), state)),
+                };
+                state.pages += 1;
+                if let Some(next) = &page.next_token {
+                    if let Some(first) = state.tokens.insert(next.clone(), state.pages) {
+                        let error = FetchError {
+                            kind: FetchErrorKind::MalformedResponse,
+                            operation: "ListCopyJobs",
+                            code: None,
+                            message: format!(
+                                "page {} of the listing of {} returned the NextToken already \
+                                 returned by page {first} ({}): following it would loop, so \
+                                 the listing is incomplete",
+                                state.pages,
+                                self.target,
+                                token_digest(next)
+                            ),
+                            request_id: page.request_id.clone(),
+                        };
+                        return Some((Err(error), state));
+                    }
+                    state.next = Next::Token(next.clone());
+                }
+                Some((Ok(page), state))
             }
         })
     }
@@ -760,6 +838,22 @@ impl TargetClient {
         }
         error
     }
+}
+
+/// The most pages one listing may have before it is taken as endless: room
+/// for 50 million jobs at the page size asked for (1,000 a page when unset).
+pub fn max_list_pages(max_results: Option<i32>) -> u64 {
+    const MAX_JOBS: u64 = 50_000_000;
+    let page = max_results.map_or(1000, |m| u64::try_from(m.clamp(1, 1000)).unwrap_or(1000));
+    MAX_JOBS.div_ceil(page)
+}
+
+/// A short, stable name for a token in messages (tokens are long and opaque).
+fn token_digest(token: &str) -> String {
+    use std::hash::{Hash, Hasher};
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    token.hash(&mut hasher);
+    format!("token #{:016x}, {} characters", hasher.finish(), token.len())
 }
 
 fn malformed(op: &'static str, detail: &str, request_id: Option<&str>) -> FetchError {

@@ -22,7 +22,8 @@ mod error;
 mod organization;
 
 pub use client::{
-    FetchConfig, Fetcher, ListFilter, Metrics, MetricsSnapshot, Page, Target, TargetClient,
+    max_list_pages, FetchConfig, Fetcher, ListFilter, Metrics, MetricsSnapshot, Page, Target,
+    TargetClient,
 };
 pub use error::{FetchError, FetchErrorKind};
 pub use organization::{shard, shard_of, Shard};

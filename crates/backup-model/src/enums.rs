@@ -141,11 +141,17 @@ open_enum! {
 }
 
 impl CopyJobState {
-    /// Whether the job can still change state (`CREATED` or `RUNNING`).
+    /// Whether the job may still change state: anything but the final
+    /// states the model names (`COMPLETED`, `FAILED`, `PARTIAL`).
     ///
-    /// An unknown state counts as finished: nothing tells us it will move on.
+    /// A state this version does not know counts as open: nothing tells us
+    /// it is final, so the job is looked at again (ingest describes such jobs
+    /// at a bounded rate rather than taking them as done).
     pub fn is_open(&self) -> bool {
-        matches!(self, CopyJobState::Created | CopyJobState::Running)
+        !matches!(
+            self,
+            CopyJobState::Completed | CopyJobState::Failed | CopyJobState::Partial
+        )
     }
 }
 
@@ -174,6 +180,7 @@ mod tests {
         let back: CopyJobState = serde_json::from_str("\"PARTIAL\"").unwrap();
         assert_eq!(back, CopyJobState::Partial);
         assert!(CopyJobState::Running.is_open());
-        assert!(!s.is_open());
+        assert!(s.is_open(), "an unknown state is not known to be final");
+        assert!(!CopyJobState::Partial.is_open());
     }
 }
