@@ -240,7 +240,8 @@ impl Store {
 
     /// Writes a batch of observations in one transaction: new jobs, changes
     /// (with history), unchanged sightings and older observations. Writing
-    /// the same batch twice changes nothing the second time but `last_seen_at`.
+    /// the same batch again, at any later time, writes nothing: a job seen
+    /// again with the same content costs no write.
     ///
     /// Per key, only the batch's latest observation counts (the others are
     /// `duplicates`). Observations without a CopyJobId, or with a NUL

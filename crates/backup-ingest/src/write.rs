@@ -15,8 +15,11 @@
 //! 5. New and changed current rows, and new history rows, go to the tables
 //!    with binary `COPY` (a changed current row is deleted and copied anew),
 //!    streamed in chunks as they are encoded so that PostgreSQL works while
-//!    Rust encodes; the few interval edits and the bookkeeping of jobs seen
-//!    again are set-based updates over arrays.
+//!    Rust encodes; the few interval edits and bookkeeping changes of older
+//!    observations are set-based updates over arrays. A job seen again with
+//!    its current content writes nothing at all (the run's coverage records
+//!    that the target was listed), so a re-read of unchanged jobs is one
+//!    read per batch.
 //!
 //! A writer that bypasses the lock and inserts a job this batch thinks is new
 //! makes the transaction fail with a unique violation; it is retried (as are
@@ -78,7 +81,7 @@ struct Around {
 enum Class {
     /// No current row: insert it and its first history row.
     New,
-    /// H is the current content: bookkeeping only.
+    /// H is the current content: nothing to write.
     Seen,
     /// New content observed later than the current row: a new version.
     Changed,
@@ -514,18 +517,14 @@ fn make_plan(staged: &[Staged<'_>], current: &[Option<Current>], around: &[Aroun
                 });
                 write_history = Some((t, None));
             }
-            (Class::Seen, Some(c)) => {
+            (Class::Seen, Some(_)) => {
+                // The content is the current row's: nothing is written. A
+                // sighting of an unchanged job is proven by the run's
+                // coverage (the target was listed completely through a
+                // time), not by a row per job: a full re-read of unchanged
+                // jobs writes no tuple. `observed_at` and `last_seen_at`
+                // stay those of the latest observation that was written.
                 plan.outcome.unchanged += 1;
-                let book = Bookkeeping {
-                    observed_at: c.book.observed_at.max(t),
-                    first_seen_at: c.book.first_seen_at.min(t),
-                    last_seen_at: c.book.last_seen_at.max(t),
-                    ..c.book
-                };
-                if book != c.book {
-                    plan.seen.push(&s.key);
-                    plan.seen_book.push(book);
-                }
             }
             (Class::SameThen, _) => plan.outcome.stale += 1,
             (Class::Extend, Some(c)) => {
