@@ -82,6 +82,10 @@ pub struct EmulateArgs {
     #[arg(long, value_parser = parse_duration, default_value = "0s", value_name = "DURATION")]
     pub latency: Duration,
 
+    /// Added to every STS and Organizations response, e.g. 50ms.
+    #[arg(long, value_parser = parse_duration, value_name = "DURATION")]
+    pub sts_latency: Option<Duration>,
+
     /// The former spelling of --latency, in milliseconds.
     #[arg(long, hide = true, value_name = "MS", conflicts_with = "latency")]
     pub latency_ms: Option<u64>,
@@ -158,6 +162,43 @@ pub struct EmulateArgs {
 }
 
 pub async fn run(args: &EmulateArgs) -> anyhow::Result<Outcome> {
+    let config = config(args)?;
+    let emulator = Emulator::start(config, SocketAddr::new(args.bind, args.port))
+        .await
+        .context("cannot start the emulator")?;
+    eprintln!(
+        "AWS Backup emulator listening on {} (regions {}, accounts {}); Ctrl-C stops it",
+        emulator.endpoint_url(),
+        args.regions.join(","),
+        args.accounts.join(",")
+    );
+    // The endpoint URL alone on stdout, for scripts.
+    println!("{}", emulator.endpoint_url());
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            result = tokio::signal::ctrl_c() => {
+                result.context("cannot wait for Ctrl-C")?;
+                break;
+            }
+            _ = tick.tick(), if args.speed.is_some() => {
+                if let Some(step) = args.speed {
+                    emulator.advance_clock(step);
+                }
+            }
+        }
+    }
+    eprintln!(
+        "stopping; served {} requests",
+        emulator.stats().total_requests
+    );
+    emulator.shutdown().await;
+    Ok(Outcome::Done)
+}
+
+/// The emulator configuration the flags describe (the fixture file read).
+fn config(args: &EmulateArgs) -> anyhow::Result<EmulatorConfig> {
     for rate in [
         args.throttle_rate,
         args.error_rate,
@@ -192,6 +233,7 @@ pub async fn run(args: &EmulateArgs) -> anyhow::Result<Outcome> {
             error_rate: args.error_rate,
             latency: args.latency_ms.map_or(args.latency, Duration::from_millis),
             malformed: args.malformed,
+            sts_latency: args.sts_latency.unwrap_or_default(),
             throttle_burst: args.throttle_burst,
             throttle_status: args.throttle_status,
             deny_accounts: args.deny_accounts.clone(),
@@ -217,36 +259,95 @@ pub async fn run(args: &EmulateArgs) -> anyhow::Result<Outcome> {
     if let Some(start) = args.start {
         config.start = start;
     }
-    let emulator = Emulator::start(config, SocketAddr::new(args.bind, args.port))
-        .await
-        .context("cannot start the emulator")?;
-    eprintln!(
-        "AWS Backup emulator listening on {} (regions {}, accounts {}); Ctrl-C stops it",
-        emulator.endpoint_url(),
-        args.regions.join(","),
-        args.accounts.join(",")
-    );
-    // The endpoint URL alone on stdout, for scripts.
-    println!("{}", emulator.endpoint_url());
-    let mut tick = tokio::time::interval(Duration::from_secs(1));
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        tokio::select! {
-            result = tokio::signal::ctrl_c() => {
-                result.context("cannot wait for Ctrl-C")?;
-                break;
-            }
-            _ = tick.tick(), if args.speed.is_some() => {
-                if let Some(step) = args.speed {
-                    emulator.advance_clock(step);
-                }
-            }
+    Ok(config)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Debug, Parser)]
+    struct Cli {
+        #[command(flatten)]
+        args: EmulateArgs,
+    }
+
+    fn parse(flags: &[&str]) -> Result<EmulatorConfig, String> {
+        let cli = Cli::try_parse_from(std::iter::once("emulate").chain(flags.iter().copied()))
+            .map_err(|e| e.to_string())?;
+        config(&cli.args).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn every_mode_has_a_flag() {
+        let config = parse(&[
+            "--accounts=111111111111,222222222222",
+            "--retention=30d",
+            "--failed-without-completion-rate=0.05",
+            "--unknown-state-rate=0.02",
+            "--unknown-state=ABORTED",
+            "--deny-accounts=111111111111",
+            "--deny-assume-role=222222222222",
+            "--external-id=tenant-7",
+            "--throttle-burst=5/100",
+            "--throttle-status=400",
+            "--token-ttl=1h",
+            "--token-ttl-calls=50",
+            "--listing-lag=5m",
+            "--broken-paging=cycle",
+            "--broken-paging-regions=eu-west-1",
+            "--broken-paging-accounts=222222222222",
+            "--backup-only",
+            "--sts-latency=150ms",
+        ])
+        .unwrap();
+        let f = &config.faults;
+        assert_eq!(config.retention, Some(Duration::from_secs(30 * 86_400)));
+        assert_eq!(config.endings.failed_without_completion_rate, 0.05);
+        assert_eq!(config.endings.unknown_state_rate, 0.02);
+        assert_eq!(config.endings.unknown_state, "ABORTED");
+        assert_eq!(f.deny_accounts, ["111111111111"]);
+        assert_eq!(f.deny_assume_role_accounts, ["222222222222"]);
+        assert_eq!(f.external_id.as_deref(), Some("tenant-7"));
+        assert_eq!(
+            f.throttle_burst,
+            Some(Burst {
+                length: 5,
+                every: 100
+            })
+        );
+        assert_eq!(f.throttle_status, ThrottleStatus::BadRequest);
+        assert_eq!(f.token_ttl, Some(Duration::from_secs(3600)));
+        assert_eq!(f.token_ttl_calls, Some(50));
+        assert_eq!(f.listing_lag, Duration::from_secs(300));
+        assert_eq!(f.broken_paging, Some(BrokenPaging::Cycle));
+        assert_eq!(f.broken_paging_regions, ["eu-west-1"]);
+        assert_eq!(f.broken_paging_accounts, ["222222222222"]);
+        assert!(f.backup_only);
+        assert_eq!(f.sts_latency, Duration::from_millis(150));
+
+        let plain = parse(&[]).unwrap();
+        assert_eq!(plain.retention, None);
+        assert_eq!(
+            plain.faults.throttle_status,
+            ThrottleStatus::TooManyRequests
+        );
+        assert_eq!(plain.endings.unknown_state, "CANCELLED");
+        assert!(!plain.faults.backup_only);
+    }
+
+    #[test]
+    fn bad_values_are_refused_with_the_reason() {
+        for (flags, expected) in [
+            (&["--throttle-burst=5"][..], "LENGTH/EVERY"),
+            (&["--throttle-burst=9/5"], "at most EVERY"),
+            (&["--throttle-status=503"], "429 or 400"),
+            (&["--broken-paging=loop"], "repeat-token, cycle"),
+            (&["--unknown-state-rate=2"], "between 0 and 1"),
+        ] {
+            let err = parse(flags).unwrap_err();
+            assert!(err.contains(expected), "{flags:?}: {err}");
         }
     }
-    eprintln!(
-        "stopping; served {} requests",
-        emulator.stats().total_requests
-    );
-    emulator.shutdown().await;
-    Ok(Outcome::Done)
 }

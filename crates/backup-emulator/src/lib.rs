@@ -247,6 +247,9 @@ pub struct Faults {
     pub error_rate: f64,
     /// Added to every Backup API response.
     pub latency: Duration,
+    /// Added to every STS and Organizations response (a role assumption
+    /// costs a round trip to STS as well).
+    pub sts_latency: Duration,
     /// When set, every ListCopyJobs response is broken this way.
     pub malformed: Option<Malformed>,
     /// If non-empty, `malformed` applies only to these regions.
@@ -461,6 +464,9 @@ pub struct Stats {
     pub sts_calls: u64,
     /// STS AssumeRole calls, refused ones included.
     pub assume_role_calls: u64,
+    /// AssumeRole calls by the account of the role asked for (valid
+    /// requests only, refused ones included).
+    pub assume_role_by_account: BTreeMap<String, u64>,
     /// AssumeRole calls refused with `AccessDenied` (denied account or
     /// missing/wrong `ExternalId`).
     pub assume_role_denied: u64,

@@ -43,6 +43,7 @@ struct Counters {
     refused_off_service: AtomicU64,
     jobs_returned: AtomicU64,
     regions: Mutex<BTreeMap<String, RegionStats>>,
+    assume_role_by_account: Mutex<BTreeMap<String, u64>>,
 }
 
 fn bump(counter: &AtomicU64) {
@@ -181,6 +182,11 @@ impl Shared {
             refused_off_service: get(&c.refused_off_service),
             jobs_returned: get(&c.jobs_returned),
             regions: c.regions.lock().unwrap_or_else(|e| e.into_inner()).clone(),
+            assume_role_by_account: c
+                .assume_role_by_account
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .clone(),
         }
     }
 
@@ -598,7 +604,11 @@ async fn post_root(
         .get("x-amz-target")
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
-    if state.faults().backup_only {
+    let faults = state.faults();
+    if !faults.sts_latency.is_zero() {
+        tokio::time::sleep(faults.sts_latency).await;
+    }
+    if faults.backup_only {
         // A Backup endpoint knows neither protocol: the request is for
         // another service, so it is refused as an unknown operation.
         bump(&state.counters.refused_off_service);
@@ -675,6 +685,14 @@ async fn sts_call(
                 external_id: faults.external_id.as_deref(),
                 caller_arn: &caller_arn,
             };
+            if let Some(account) = sts::role_account(&params) {
+                let mut by_account = s
+                    .counters
+                    .assume_role_by_account
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner());
+                *by_account.entry(account.to_owned()).or_default() += 1;
+            }
             match sts::assume_role(&params, serial, &rid, &trust) {
                 Ok((reply, issued)) => {
                     if let Ok(mut map) = s.issued.lock() {

@@ -65,6 +65,12 @@ fn parse_role_arn(arn: &str) -> Option<(&str, &str)> {
         .then_some((account, name))
 }
 
+/// The account of the role an AssumeRole request asks for, if its ARN is valid.
+pub(crate) fn role_account(params: &[(String, String)]) -> Option<&str> {
+    let arn = params.iter().find(|(k, _)| k == "RoleArn")?.1.as_str();
+    parse_role_arn(arn).map(|(account, _)| account)
+}
+
 /// Credentials issued by [`assume_role`], kept so GetCallerIdentity can name
 /// the role behind an access key.
 #[derive(Debug, Clone)]

@@ -200,6 +200,23 @@ async fn latency_is_added_to_backup_calls() {
     let (jobs, _) = list_all(client.list_copy_jobs()).await;
     assert_eq!(jobs.len(), 20);
     assert!(began.elapsed() >= Duration::from_millis(150));
+
+    // STS and Organizations have their own latency.
+    emulator.set_faults(Faults {
+        sts_latency: Duration::from_millis(120),
+        ..Faults::default()
+    });
+    let began = Instant::now();
+    let response = raw(
+        &emulator,
+        "POST",
+        "/",
+        &[("Content-Type", "application/x-www-form-urlencoded")],
+        "Action=GetCallerIdentity&Version=2011-06-15",
+    )
+    .await;
+    assert_eq!(response.status, 200);
+    assert!(began.elapsed() >= Duration::from_millis(120));
     emulator.shutdown().await;
 }
 

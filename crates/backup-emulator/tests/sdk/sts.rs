@@ -149,6 +149,14 @@ async fn assume_role_is_refused_per_account_and_checks_the_external_id() {
     assert!(key.starts_with("ASIA222222222222"), "{key}");
     let stats = emulator.stats();
     assert_eq!((stats.assume_role_calls, stats.assume_role_denied), (5, 3));
+    assert_eq!(
+        stats.assume_role_by_account,
+        [
+            ("111111111111".to_owned(), 1),
+            ("222222222222".to_owned(), 4)
+        ]
+        .into()
+    );
     assert!(stats.sts_calls >= 5);
 
     // The same through aws-config's AssumeRoleProvider, as backup-fetch uses it.
