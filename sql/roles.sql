@@ -1,35 +1,70 @@
--- Least-privilege roles for backup-audit. Run once, as the owner of the
--- schema (the role that ran `backup-audit migrate`), after migrating:
+-- Least-privilege roles for backup-audit. Run as the owner of the schema
+-- (the role that ran `backup-audit migrate`), after migrating, stopping at
+-- the first error:
 --
---   psql "$OWNER_DATABASE_URL" -v ingest_password="'...'" -v report_password="'...'" -f sql/roles.sql
+--   psql "$OWNER_DATABASE_URL" -v ON_ERROR_STOP=1 \
+--        -v ingest_password="'...'" -v report_password="'...'" -f sql/roles.sql
+--
+-- It may be run again (after a migration that adds tables or columns): the
+-- roles are created only if missing (their passwords then stay as they are)
+-- and the grants are re-applied.
 --
 -- backup_audit_ingest: what `backup-audit ingest` and `import` need and
---   nothing more: read and write the audit tables, read the migration table
---   (to refuse to run on an old schema), create temporary staging tables.
---   It cannot create, alter or drop anything, nor delete history (it may
---   replace a job's current row in copy_jobs).
--- backup_audit_report: read-only, for auditors, `report` and dashboards.
+--   nothing more. It reads everything; it inserts jobs, history rows, runs,
+--   checkpoints and coverage; it updates only the columns the write path
+--   changes (a history row's interval, a current row's bookkeeping, a run's
+--   end); it deletes only current rows of copy_jobs (a changed job's row is
+--   replaced). It cannot rewrite or delete history, truncate anything, or
+--   create, alter or drop anything.
+-- backup_audit_report: reads only, for auditors, `report` and dashboards.
 --
--- Neither role owns anything; re-run the GRANTs after a migration that adds
--- tables or views (the README says which releases do).
+-- Neither role owns anything.
 
-CREATE ROLE backup_audit_ingest LOGIN PASSWORD :ingest_password;
-CREATE ROLE backup_audit_report LOGIN PASSWORD :report_password;
+SELECT format('CREATE ROLE backup_audit_ingest LOGIN PASSWORD %L', :ingest_password)
+WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'backup_audit_ingest')
+\gexec
+SELECT format('CREATE ROLE backup_audit_report LOGIN PASSWORD %L', :report_password)
+WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'backup_audit_report')
+\gexec
+
+-- Before PostgreSQL 15 every role may create tables in `public`; a database
+-- created then keeps that right after an upgrade. Only the owner creates.
+REVOKE CREATE ON SCHEMA public FROM PUBLIC;
 
 GRANT CONNECT, TEMPORARY ON DATABASE :"DBNAME" TO backup_audit_ingest;
 GRANT CONNECT ON DATABASE :"DBNAME" TO backup_audit_report;
 GRANT USAGE ON SCHEMA public TO backup_audit_ingest, backup_audit_report;
 
--- Ingest: current state and history are written, never deleted.
-GRANT SELECT, INSERT, UPDATE ON copy_jobs, copy_job_snapshots, ingest_runs, ingest_checkpoints
-    TO backup_audit_ingest;
--- A changed job's current row is replaced (delete + COPY, faster than an
--- UPDATE of every column); its history rows are never deleted.
-GRANT DELETE ON copy_jobs TO backup_audit_ingest;
-GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO backup_audit_ingest;
-GRANT SELECT ON _sqlx_migrations TO backup_audit_ingest;
-GRANT SELECT ON ALL TABLES IN SCHEMA public TO backup_audit_ingest;
-
--- Reporting: every table and view, read only.
-GRANT SELECT ON ALL TABLES IN SCHEMA public TO backup_audit_report;
+-- Both read every table and view (the ingest role reads the migration table
+-- to refuse an old schema, and the current rows to classify a batch).
+GRANT SELECT ON ALL TABLES IN SCHEMA public TO backup_audit_ingest, backup_audit_report;
 GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA public TO backup_audit_ingest, backup_audit_report;
+
+-- Current state: a new job is inserted (COPY), a changed job's row replaced
+-- (DELETE + COPY); a sighting updates bookkeeping only.
+GRANT INSERT, DELETE ON copy_jobs TO backup_audit_ingest;
+GRANT UPDATE (observed_at, first_seen_at, last_seen_at, last_changed_at, versions,
+              content_hash, gone_at, described_at)
+    ON copy_jobs TO backup_audit_ingest;
+
+-- History grows: rows are inserted; a row's interval [valid_from, valid_to)
+-- is closed when the next version arrives, or started earlier by an older
+-- observation. Its contents cannot change; no row can be deleted.
+GRANT INSERT ON copy_job_snapshots TO backup_audit_ingest;
+GRANT UPDATE (valid_from, valid_to) ON copy_job_snapshots TO backup_audit_ingest;
+
+-- Runs: started, then their end and counts recorded (or marked abandoned).
+GRANT INSERT ON ingest_runs TO backup_audit_ingest;
+GRANT UPDATE (status, finished_at, pages, api_calls, retries, jobs_seen, jobs_new,
+              jobs_changed, jobs_unchanged, jobs_stale, jobs_rejected, error)
+    ON ingest_runs TO backup_audit_ingest;
+GRANT INSERT ON ingest_checkpoints TO backup_audit_ingest;
+GRANT UPDATE (listed_through, run_id, updated_at) ON ingest_checkpoints TO backup_audit_ingest;
+
+-- The coverage ledger: what each complete run covered, and the gaps.
+GRANT INSERT ON target_coverage TO backup_audit_ingest;
+GRANT UPDATE (covered_through, covered_by_run, updated_at) ON target_coverage TO backup_audit_ingest;
+GRANT INSERT ON coverage_gaps TO backup_audit_ingest;
+GRANT UPDATE (filled_by_run, filled_at) ON coverage_gaps TO backup_audit_ingest;
+
+GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO backup_audit_ingest;

@@ -24,12 +24,17 @@ pub struct AwsArgs {
     #[arg(long, env = "AWS_PROFILE")]
     pub profile: Option<String>,
 
-    /// Send requests to this endpoint instead of AWS (e.g. the emulator).
-    #[arg(long, value_name = "URL", env = "AWS_ENDPOINT_URL")]
+    /// Send AWS Backup requests to this endpoint (a VPC endpoint, the
+    /// emulator), as the AWS CLI's --endpoint-url: STS and Organizations keep
+    /// their own endpoints. Those follow the SDK's settings:
+    /// AWS_ENDPOINT_URL_STS, AWS_ENDPOINT_URL_ORGANIZATIONS,
+    /// AWS_ENDPOINT_URL_BACKUP, or AWS_ENDPOINT_URL for every service.
+    #[arg(long, value_name = "URL")]
     pub endpoint_url: Option<String>,
 
-    /// Account to read; repeat for several. Needs --role-arn unless it is the
-    /// credentials' own account.
+    /// Account to read; repeat for several. Without --role-arn, each must be
+    /// the credentials' own account (checked with STS GetCallerIdentity
+    /// before anything is read).
     #[arg(long = "account", value_name = "ID", value_delimiter = ',')]
     pub accounts: Vec<String>,
 
@@ -64,8 +69,11 @@ pub struct AwsArgs {
     #[arg(long, default_value = "backup-audit")]
     pub session_name: String,
 
-    /// How many targets (or DescribeCopyJob calls) run at once.
-    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=256))]
+    /// How many targets (or DescribeCopyJob calls) run at once. The work
+    /// mostly waits on AWS, so many run at once; each running target of
+    /// `ingest` holds one database session. Memory does not grow with it
+    /// (see `ingest --max-jobs-in-memory`).
+    #[arg(long, default_value_t = 32, value_parser = clap::value_parser!(u16).range(1..=256))]
     pub concurrency: u16,
 
     /// Attempts per AWS call, the first included (throttling and 5xx are retried
@@ -73,17 +81,26 @@ pub struct AwsArgs {
     #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..=20))]
     pub max_attempts: u32,
 
-    /// Backoff before the first retry, in milliseconds (later ones grow).
-    #[arg(long, default_value_t = 1000, value_name = "MS")]
-    pub initial_backoff_ms: u64,
+    /// Backoff before the first retry (later ones grow), e.g. 1s, 500ms.
+    #[arg(long, value_parser = parse_duration, default_value = "1s", value_name = "DURATION")]
+    pub initial_backoff: Duration,
 
-    /// Seconds one attempt may take before it is abandoned.
-    #[arg(long, default_value_t = 20, value_name = "SECONDS")]
-    pub attempt_timeout: u64,
+    /// The former spelling of --initial-backoff, in milliseconds.
+    #[arg(
+        long,
+        hide = true,
+        value_name = "MS",
+        conflicts_with = "initial_backoff"
+    )]
+    pub initial_backoff_ms: Option<u64>,
 
-    /// Seconds one call may take, retries included.
-    #[arg(long, default_value_t = 50, value_name = "SECONDS")]
-    pub operation_timeout: u64,
+    /// How long one attempt may take before it is abandoned, e.g. 20s.
+    #[arg(long, value_parser = parse_duration, default_value = "20s", value_name = "DURATION")]
+    pub attempt_timeout: Duration,
+
+    /// How long one call may take, retries included, e.g. 50s, 2m.
+    #[arg(long, value_parser = parse_duration, default_value = "50s", value_name = "DURATION")]
+    pub operation_timeout: Duration,
 }
 
 impl AwsArgs {
@@ -118,10 +135,12 @@ impl AwsArgs {
             external_id: self.external_id.clone(),
             session_name: self.session_name.clone(),
             max_attempts: self.max_attempts,
-            initial_backoff: Duration::from_millis(self.initial_backoff_ms),
+            initial_backoff: self
+                .initial_backoff_ms
+                .map_or(self.initial_backoff, Duration::from_millis),
             connect_timeout: Duration::from_secs(5),
-            attempt_timeout: Duration::from_secs(self.attempt_timeout),
-            operation_timeout: Duration::from_secs(self.operation_timeout),
+            attempt_timeout: self.attempt_timeout,
+            operation_timeout: self.operation_timeout,
             concurrency: usize::from(self.concurrency),
         })
     }
@@ -141,6 +160,23 @@ impl AwsArgs {
         regions.sort();
         regions.dedup();
         let mut accounts = self.accounts.clone();
+        if self.role_arn.is_none() {
+            // Without a role, every target is read with the credentials
+            // themselves: an --account of another account would be recorded
+            // as read when it was not. Asked once, before anything is read.
+            let own = fetcher
+                .caller_account(&regions[0])
+                .await
+                .context("cannot learn the account of the credentials (sts:GetCallerIdentity)")?;
+            if let Some(other) = accounts.iter().find(|a| **a != own) {
+                bail!(
+                    "--account {other} is not the account of the credentials ({own}); \
+                     to read another account, pass --role-arn with a role to assume in it, \
+                     e.g. 'arn:aws:iam::{{account}}:role/BackupAudit'"
+                );
+            }
+            accounts = vec![own];
+        }
         if self.accounts_from_organization {
             let listed = fetcher
                 .organization_accounts()
@@ -163,9 +199,24 @@ impl AwsArgs {
     }
 }
 
-/// Reads a time given as RFC 3339 or as an age (`7d`, `12h`, `30m`).
+/// Reads a time given as RFC 3339 or as an age before now, in the grammar
+/// of [`parse_duration`] (`7d`, `12h`, `1h30m`).
 pub fn parse_time(text: &str) -> Result<Timestamp, String> {
-    Timestamp::parse_time_or_age(text, Timestamp::now()).map_err(|e| e.to_string())
+    time_or_age(text, Timestamp::now())
+}
+
+/// `text` as an RFC 3339 time, or as an age before `now`.
+pub fn time_or_age(text: &str, now: Timestamp) -> Result<Timestamp, String> {
+    if let Ok(age) = parse_duration(text) {
+        let millis = i64::try_from(age.as_millis()).unwrap_or(i64::MAX);
+        return Ok(now.add_millis(-millis));
+    }
+    Timestamp::parse_rfc3339(text).map_err(|e| {
+        format!(
+            "invalid time {text:?} ({e}): expected RFC 3339 (2026-03-01T00:00:00Z) or an age \
+             such as 7d, 12h, 1h30m"
+        )
+    })
 }
 
 /// Reads a copy job state, accepting the five the API names.
@@ -185,40 +236,44 @@ fn parse_state(text: &str) -> Result<CopyJobState, String> {
 #[derive(Debug, Args, Clone, Default)]
 pub struct FilterArgs {
     /// Only jobs in this state (CREATED, RUNNING, COMPLETED, FAILED, PARTIAL).
-    #[arg(long, alias = "by-state", value_parser = parse_state)]
+    #[arg(long, visible_alias = "by-state", value_parser = parse_state)]
     pub state: Option<CopyJobState>,
     /// Only jobs created after this time (RFC 3339 or an age: 7d, 12h, 30m).
-    #[arg(long, alias = "by-created-after", value_parser = parse_time, value_name = "TIME")]
+    #[arg(long, visible_alias = "by-created-after", value_parser = parse_time, value_name = "TIME")]
     pub created_after: Option<Timestamp>,
     /// Only jobs created before this time.
-    #[arg(long, alias = "by-created-before", value_parser = parse_time, value_name = "TIME")]
+    #[arg(long, visible_alias = "by-created-before", value_parser = parse_time, value_name = "TIME")]
     pub created_before: Option<Timestamp>,
     /// Only jobs completed after this time.
-    #[arg(long, alias = "by-complete-after", value_parser = parse_time, value_name = "TIME")]
+    #[arg(long, visible_alias = "by-complete-after", value_parser = parse_time, value_name = "TIME")]
     pub complete_after: Option<Timestamp>,
     /// Only jobs completed before this time.
-    #[arg(long, alias = "by-complete-before", value_parser = parse_time, value_name = "TIME")]
+    #[arg(long, visible_alias = "by-complete-before", value_parser = parse_time, value_name = "TIME")]
     pub complete_before: Option<Timestamp>,
     /// Only jobs for this resource type (EC2, EBS, RDS, S3, ...).
-    #[arg(long, alias = "by-resource-type")]
+    #[arg(long, visible_alias = "by-resource-type")]
     pub resource_type: Option<String>,
     /// Only jobs for this resource.
-    #[arg(long, alias = "by-resource-arn", value_name = "ARN")]
+    #[arg(long, visible_alias = "by-resource-arn", value_name = "ARN")]
     pub resource_arn: Option<String>,
     /// Only jobs copying into this vault.
-    #[arg(long, alias = "by-destination-vault-arn", value_name = "ARN")]
+    #[arg(long, visible_alias = "by-destination-vault-arn", value_name = "ARN")]
     pub destination_vault_arn: Option<String>,
     /// Only jobs of this account (for an organization's management account).
-    #[arg(long, alias = "by-account-id", value_name = "ID")]
+    #[arg(long, visible_alias = "by-account-id", value_name = "ID")]
     pub account_id: Option<String>,
     /// Only the children of this composite job.
-    #[arg(long, alias = "by-parent-job-id", value_name = "ID")]
+    #[arg(long, visible_alias = "by-parent-job-id", value_name = "ID")]
     pub parent_job_id: Option<String>,
     /// Only jobs whose status message is in this category (e.g. AccessDenied).
-    #[arg(long, alias = "by-message-category")]
+    #[arg(long, visible_alias = "by-message-category")]
     pub message_category: Option<String>,
     /// Only copies of this recovery point.
-    #[arg(long, alias = "by-source-recovery-point-arn", value_name = "ARN")]
+    #[arg(
+        long,
+        visible_alias = "by-source-recovery-point-arn",
+        value_name = "ARN"
+    )]
     pub source_recovery_point_arn: Option<String>,
     /// Jobs per page, 1 to 1000.
     #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(i32).range(1..=1000))]
@@ -246,6 +301,20 @@ impl FilterArgs {
     }
 }
 
+/// How jobs are printed: `--format` (or `--output`, as the AWS CLI spells
+/// it) and `--wide`.
+#[derive(Debug, Args, Clone)]
+pub struct JobOutput {
+    /// Output format: one canonical CopyJob JSON object per line, or a table
+    /// for people fitted to the terminal's width.
+    #[arg(long = "format", visible_alias = "output", value_enum, default_value_t = JobFormat::Json)]
+    pub format: JobFormat,
+
+    /// For tables: also the job id and the status message, nothing shortened.
+    #[arg(long)]
+    pub wide: bool,
+}
+
 /// How jobs are printed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum JobFormat {
@@ -263,67 +332,124 @@ pub struct DbArgs {
     /// line is visible to other users of the machine.
     #[arg(long, env = "DATABASE_URL", hide_env_values = true, value_name = "URL")]
     pub database_url: String,
+
+    #[command(flatten)]
+    pub session: SessionArgs,
 }
 
 impl std::fmt::Debug for DbArgs {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("DbArgs")
             .field("database_url", &redact_url(&self.database_url))
+            .field("session", &self.session)
             .finish()
     }
 }
 
-/// Parses `30s`, `5m`, `2h`, `1d` into a duration.
-pub fn parse_duration(text: &str) -> Result<Duration, String> {
-    let now = Timestamp::from_millis(0).map_err(|e| e.to_string())?;
-    match Timestamp::parse_time_or_age(text, now) {
-        Ok(t) if t.as_millis() <= 0 && !text.contains('-') => {
-            Ok(Duration::from_millis(t.as_millis().unsigned_abs()))
+/// Limits of every database session, set by the server itself so that no
+/// wait lasts for ever. `0s` turns one off.
+#[derive(Debug, Args, Clone)]
+pub struct SessionArgs {
+    /// Longest wait for a table or row lock another session holds
+    /// (PostgreSQL lock_timeout), e.g. behind a long transaction or a
+    /// migration; the statement then fails and its target with it.
+    #[arg(long, value_parser = parse_duration, default_value = "1m", value_name = "DURATION")]
+    pub db_lock_timeout: Duration,
+
+    /// Longest one statement may run (statement_timeout). A `migrate` that
+    /// rebuilds a very large history may need more.
+    #[arg(long, value_parser = parse_duration, default_value = "30m", value_name = "DURATION")]
+    pub db_statement_timeout: Duration,
+
+    /// How long a session may stay idle inside a transaction before the
+    /// server ends it and releases its locks
+    /// (idle_in_transaction_session_timeout).
+    #[arg(long, value_parser = parse_duration, default_value = "10m", value_name = "DURATION")]
+    pub db_idle_in_transaction_timeout: Duration,
+}
+
+impl SessionArgs {
+    /// The connection options these flags describe.
+    pub fn connect_options(&self) -> backup_ingest::ConnectOptions {
+        backup_ingest::ConnectOptions {
+            lock_timeout: self.db_lock_timeout,
+            statement_timeout: self.db_statement_timeout,
+            idle_in_transaction_timeout: self.db_idle_in_transaction_timeout,
+            ..backup_ingest::ConnectOptions::default()
         }
-        _ => Err(format!(
-            "invalid duration {text:?}: expected a number and a unit, e.g. 30s, 5m, 2h, 7d"
-        )),
     }
 }
 
-/// The URL with its password replaced by `***`, for messages and `Debug`.
-pub fn redact_url(url: &str) -> String {
-    let Some(scheme_end) = url.find("://") else {
-        return url.to_owned();
-    };
-    let rest = &url[scheme_end + 3..];
-    let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
-    let authority = &rest[..authority_end];
-    match (authority.rfind('@'), authority.find(':')) {
-        (Some(at), Some(colon)) if colon < at => format!(
-            "{}{}:***{}",
-            &url[..scheme_end + 3],
-            &authority[..colon],
-            &rest[at..]
-        ),
-        _ => url.to_owned(),
+/// Reads a duration, the one grammar of every duration flag: numbers with
+/// units, one after another (`90s`, `500ms`, `1h30m`, `7d`, `2w`), as
+/// humantime reads them. A number without a unit is refused rather than
+/// guessed.
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    if !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(format!(
+            "invalid duration {text:?}: give a unit, e.g. {text}s, {text}m or {text}h"
+        ));
     }
+    humantime::parse_duration(text).map_err(|e| {
+        format!(
+            "invalid duration {text:?} ({e}): expected numbers with units, e.g. 90s, 500ms, \
+             1h30m, 7d"
+        )
+    })
 }
+
+/// The URL with its passwords replaced by `***`, for messages and `Debug`
+/// (one implementation, backup-ingest's, parses the URL).
+pub use backup_ingest::redact_url;
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn passwords_are_redacted() {
-        assert_eq!(
-            redact_url("postgres://audit:s3cr3t@db:5432/x?sslmode=require"),
-            "postgres://audit:***@db:5432/x?sslmode=require"
-        );
-        assert_eq!(redact_url("postgres://db/x"), "postgres://db/x");
-        assert_eq!(redact_url("postgres://u@db/x"), "postgres://u@db/x");
+    fn passwords_are_redacted_in_debug() {
+        for url in [
+            "postgres://audit:s3cr3t@db:5432/x?sslmode=require",
+            "postgres://audit@db:5432/x?sslmode=require&password=s3cr3t",
+        ] {
+            let db = DbArgs {
+                database_url: url.to_owned(),
+                session: SessionArgs {
+                    db_lock_timeout: Duration::from_secs(1),
+                    db_statement_timeout: Duration::from_secs(1),
+                    db_idle_in_transaction_timeout: Duration::from_secs(1),
+                },
+            };
+            let debug = format!("{db:?}");
+            assert!(!debug.contains("s3cr3t"), "{debug}");
+            assert!(debug.contains("sslmode=require"), "{debug}");
+        }
     }
 
     #[test]
     fn durations_and_states_parse() {
         assert_eq!(parse_duration("90s"), Ok(Duration::from_secs(90)));
         assert_eq!(parse_duration("2h"), Ok(Duration::from_secs(7200)));
+        assert_eq!(parse_duration("1h30m"), Ok(Duration::from_secs(5400)));
+        assert_eq!(parse_duration("7d"), Ok(Duration::from_secs(7 * 86_400)));
+        assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
+        assert!(parse_duration("20").unwrap_err().contains("20s"));
         assert!(parse_duration("soon").is_err());
+        let now = Timestamp::parse_rfc3339("2026-03-01T12:00:00Z").unwrap();
+        assert_eq!(
+            time_or_age("1h30m", now).unwrap().to_string(),
+            "2026-03-01T10:30:00.000Z"
+        );
+        assert_eq!(
+            time_or_age("2026-02-01T00:00:00Z", now)
+                .unwrap()
+                .to_string(),
+            "2026-02-01T00:00:00.000Z"
+        );
+        assert!(time_or_age("last tuesday", now)
+            .unwrap_err()
+            .contains("RFC 3339"));
         assert_eq!(parse_state("failed"), Ok(CopyJobState::Failed));
         assert!(parse_state("DONE").is_err());
     }

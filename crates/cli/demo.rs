@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use anyhow::Context;
+use anyhow::{bail, Context};
 use aws_config::{BehaviorVersion, Region};
 use aws_credential_types::provider::SharedCredentialsProvider;
 use aws_credential_types::Credentials;
@@ -20,13 +20,15 @@ use crate::Outcome;
 const ACCOUNTS: [&str; 2] = ["123456789012", "210987654321"];
 const REGIONS: [&str; 3] = ["us-east-1", "eu-west-1", "ap-southeast-2"];
 
-#[derive(Debug, Args)]
+#[derive(Args)]
 #[command(
     after_help = "Starts the AWS Backup emulator in-process (two accounts, three regions, \
-realistic synthetic jobs), a throwaway PostgreSQL server (or uses DATABASE_URL when set), \
-migrates, ingests, moves the emulator's clock so running jobs finish, ingests again so the \
+realistic synthetic jobs) and a throwaway PostgreSQL server, migrates, ingests, moves the emulator's clock so running jobs finish, ingests again so the \
 history shows the transitions, then prints the summary and failures reports and writes the \
-HTML report."
+HTML report.\n\n\
+The demo never writes into a database it did not create: it ignores DATABASE_URL, and a \
+database given with --database-url must be empty or hold only what an earlier demo wrote \
+(anything else is refused, exit code 2)."
 )]
 pub struct DemoArgs {
     /// Synthetic jobs per (account, region).
@@ -37,14 +39,34 @@ pub struct DemoArgs {
     #[arg(long, default_value = "backup-audit-demo.html")]
     pub out: PathBuf,
 
-    /// Use this database instead of a throwaway server (it is migrated).
-    #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
+    /// Use this database instead of a throwaway server: it must be empty
+    /// or hold only an earlier demo's data (it is migrated). DATABASE_URL is
+    /// deliberately not read.
+    #[arg(long, value_name = "URL")]
     pub database_url: Option<String>,
 
     /// Keep the throwaway database running until Ctrl-C, to query it with psql.
     #[arg(long)]
     pub keep: bool,
 }
+
+impl std::fmt::Debug for DemoArgs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DemoArgs")
+            .field("jobs", &self.jobs)
+            .field("out", &self.out)
+            .field(
+                "database_url",
+                &self.database_url.as_deref().map(crate::args::redact_url),
+            )
+            .field("keep", &self.keep)
+            .finish()
+    }
+}
+
+/// What the runs of a demo are called in `ingest_runs`: how a database a
+/// demo filled is told from one holding anything else.
+const RUN_GROUP_PREFIX: &str = "demo-";
 
 fn line(summary: &Summary) -> String {
     let c = &summary.counts;
@@ -103,12 +125,29 @@ pub async fn run(args: &DemoArgs) -> anyhow::Result<Outcome> {
     let store = Store::connect(&url, Default::default())
         .await
         .context("cannot connect to the database")?;
+    if args.database_url.is_some() {
+        let foreign = store
+            .data_besides(RUN_GROUP_PREFIX, &ACCOUNTS)
+            .await
+            .context("cannot read what the database holds")?;
+        if let Some(what) = foreign {
+            bail!(
+                "the database {} holds {what}: not demo data. The demo writes only into \
+                 an empty database or one an earlier demo filled; leave out --database-url \
+                 to run it on a throwaway server",
+                crate::args::redact_url(&url)
+            );
+        }
+    }
     let applied = store.migrate().await.context("migration failed")?;
     eprintln!("[demo] migrated ({} migrations applied)", applied.len());
 
     // The emulator takes any key; the role template makes every account a
-    // target through STS, as a cross-account deployment would.
+    // target through STS, as a cross-account deployment would. The
+    // configuration's endpoint (as AWS_ENDPOINT_URL would) sends STS there
+    // too; --endpoint-url alone would be AWS Backup's only.
     let sdk = aws_config::defaults(BehaviorVersion::latest())
+        .endpoint_url(emulator.endpoint_url())
         .credentials_provider(SharedCredentialsProvider::new(Credentials::new(
             "AKIDDEMO",
             "demo-secret",
@@ -130,7 +169,13 @@ pub async fn run(args: &DemoArgs) -> anyhow::Result<Outcome> {
     let accounts: Vec<String> = ACCOUNTS.iter().map(|a| a.to_string()).collect();
     let regions: Vec<String> = REGIONS.iter().map(|r| r.to_string()).collect();
     let targets = Target::cartesian(&accounts, &regions);
-    let options = IngestOptions::default();
+    let options = IngestOptions {
+        run_group: format!(
+            "{RUN_GROUP_PREFIX}{}",
+            backup_model::Timestamp::now().as_millis()
+        ),
+        ..IngestOptions::default()
+    };
 
     let first = backup_ingest::ingest(&store, &fetcher, &targets, &options, &NoProgress).await;
     eprintln!("[demo] first ingest: {}", line(&first));

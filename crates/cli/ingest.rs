@@ -81,9 +81,18 @@ pub struct IngestArgs {
     pub summary: SummaryFormat,
 }
 
-/// Connects, naming the server but never the password.
+/// Connects, naming the server but never the password, with the session
+/// limits of the flags and a pool of the default size.
 pub async fn connect(db: &DbArgs) -> anyhow::Result<Store> {
-    Store::connect(&db.database_url, Default::default())
+    connect_with(db, db.session.connect_options()).await
+}
+
+/// Connects with these options.
+pub async fn connect_with(
+    db: &DbArgs,
+    options: backup_ingest::ConnectOptions,
+) -> anyhow::Result<Store> {
+    Store::connect(&db.database_url, options)
         .await
         .with_context(|| {
             format!(
@@ -145,7 +154,13 @@ impl ProgressSink for Bars {
 }
 
 pub async fn ingest(args: &IngestArgs, progress: &Progress) -> anyhow::Result<Outcome> {
-    let store = connect(&args.db).await?;
+    // A connection for each target written at once, so none waits for one.
+    let options = args
+        .db
+        .session
+        .connect_options()
+        .for_concurrency(usize::from(args.aws.concurrency));
+    let store = connect_with(&args.db, options).await?;
     let pending = store
         .pending_migrations()
         .await

@@ -72,6 +72,7 @@ async fn describe_keeps_the_order_and_names_missing_ids() {
     let out = run(binary()
         .args(["describe", "--region", "us-east-1", "--endpoint-url"])
         .arg(emu.endpoint_url())
+        .env("AWS_ENDPOINT_URL_STS", emu.endpoint_url())
         .args([&a, "MISSING-JOB-ID", &b]))
     .await;
     assert_eq!(out.status.code(), Some(1));
@@ -99,6 +100,7 @@ async fn describe_keeps_the_order_and_names_missing_ids() {
             "--endpoint-url",
         ])
         .arg(emu.endpoint_url())
+        .env("AWS_ENDPOINT_URL_STS", emu.endpoint_url())
         .arg(parent.copy_job_id.as_ref().unwrap()))
     .await;
     assert!(out.status.success(), "{}", stderr(&out));
@@ -126,7 +128,8 @@ async fn list_sends_filters_under_either_name_across_regions() {
                 "failed",
             ])
             .args(["--max-results", "9", "--endpoint-url"])
-            .arg(emu.endpoint_url()))
+            .arg(emu.endpoint_url())
+            .env("AWS_ENDPOINT_URL_STS", emu.endpoint_url()))
         .await;
         assert!(out.status.success(), "{}", stderr(&out));
         assert_eq!(lines(&out).len(), failed("us-east-1") + failed("eu-west-1"));
@@ -140,7 +143,8 @@ async fn list_sends_filters_under_either_name_across_regions() {
             "table",
             "--endpoint-url",
         ])
-        .arg(emu.endpoint_url()))
+        .arg(emu.endpoint_url())
+        .env("AWS_ENDPOINT_URL_STS", emu.endpoint_url()))
     .await;
     let table = lines(&out);
     assert!(table[0].starts_with("ACCOUNT") && table[0].contains("STATE"));

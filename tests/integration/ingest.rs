@@ -125,6 +125,27 @@ async fn two_overlapping_runs_take_turns_and_both_succeed() {
     assert!(out_a.status.success(), "{}", stderr(&out_a));
     assert!(out_b.status.success(), "{}", stderr(&out_b));
     let pool = connect(&url).await;
+    // They took turns: a run of the target is recorded from the moment it
+    // holds the target's lock until it ends, so the two intervals follow
+    // each other; and the second, finding the first's checkpoint, was
+    // incremental.
+    let runs: Vec<(String, String, String, bool)> = sqlx::query_as(
+        "SELECT run_group, mode, status, \
+                coalesce(finished_at <= lead(started_at) OVER (ORDER BY started_at), true) \
+         FROM ingest_runs ORDER BY started_at",
+    )
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    assert_eq!(runs.len(), 2, "{runs:?}");
+    assert_ne!(runs[0].0, runs[1].0, "one run per process: {runs:?}");
+    assert!(runs[0].3, "the runs overlapped: {runs:?}");
+    assert_eq!(
+        (runs[0].1.as_str(), runs[1].1.as_str()),
+        ("full", "incremental"),
+        "{runs:?}"
+    );
+    assert!(runs.iter().all(|r| r.2 == "succeeded"), "{runs:?}");
     assert_exact(&pool, &emu, "us-east-1").await;
     let jobs = count(&pool, "SELECT count(*) FROM copy_jobs").await;
     assert_eq!(
@@ -250,9 +271,30 @@ async fn a_killed_run_is_completed_exactly_by_the_next() {
         0,
         "no checkpoint from an unfinished run"
     );
+    let statuses = |pool: sqlx::PgPool| async move {
+        sqlx::query_scalar::<_, String>("SELECT status FROM ingest_runs ORDER BY id")
+            .fetch_all(&pool)
+            .await
+            .unwrap()
+    };
+    assert_eq!(statuses(pool.clone()).await, ["running"], "the killed run");
 
     let out = run(&mut ingest_cmd(&url, &emu, &["us-east-1"])).await;
     assert!(out.status.success(), "{}", stderr(&out));
+    // The next run of the target knows the killed one is over.
+    assert_eq!(
+        statuses(pool.clone()).await,
+        ["abandoned", "succeeded"],
+        "the killed run is marked abandoned"
+    );
+    assert_eq!(
+        count(
+            &pool,
+            "SELECT count(*) FROM ingest_runs WHERE finished_at IS NULL"
+        )
+        .await,
+        0
+    );
     assert_exact(&pool, &emu, "us-east-1").await;
     assert_eq!(
         count(&pool, "SELECT count(*) FROM copy_job_snapshots").await,
@@ -370,11 +412,14 @@ async fn dead_and_hung_endpoints_fail_their_targets_in_time() {
             held.push(s);
         }
     });
+    // STS answers (the account is checked before reading); AWS Backup does not.
+    let sts = emulator(1, &["us-east-1"], Faults::default()).await;
     for addr in [dead, hung_addr] {
         let started = Instant::now();
         let out = run(binary()
+            .env("AWS_ENDPOINT_URL_STS", sts.endpoint_url())
             .args(["ingest", "--region", "us-east-1", "--account", ACCOUNT])
-            .args(["--attempt-timeout", "3", "--operation-timeout", "8"])
+            .args(["--attempt-timeout", "3s", "--operation-timeout", "8s"])
             .arg("--endpoint-url")
             .arg(format!("http://{addr}"))
             .env("DATABASE_URL", &url))
@@ -384,4 +429,94 @@ async fn dead_and_hung_endpoints_fail_their_targets_in_time() {
         assert!(stderr(&out).contains("us-east-1"), "{}", stderr(&out));
     }
     holder.abort();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn losing_the_target_lock_stops_the_run_and_the_checkpoint_stays() {
+    let url = database();
+    migrate(&url).await;
+    let emu = emulator(
+        3000,
+        &["us-east-1"],
+        Faults {
+            latency: Duration::from_millis(30),
+            ..Faults::default()
+        },
+    )
+    .await;
+    let pool = connect(&url).await;
+    let child = ingest_cmd(&url, &emu, &["us-east-1"])
+        .args(["--max-results", "100", "--batch-size", "100"])
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while count(&pool, "SELECT count(*) FROM copy_jobs").await < 300 {
+        assert!(Instant::now() < deadline, "the run never committed");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // An operator (or a failover) ends the session that holds the lock.
+    let key = backup_ingest::target_lock_key(ACCOUNT, "us-east-1");
+    let ended: Vec<bool> = sqlx::query_scalar(
+        "SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory' AND granted \
+         AND database = (SELECT oid FROM pg_database WHERE datname = current_database()) \
+         AND ((classid::bigint << 32) | objid::bigint) = $1",
+    )
+    .bind(key)
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    assert_eq!(ended, [true], "one session held the target's lock");
+    let out = tokio::time::timeout(Duration::from_secs(120), child.wait_with_output())
+        .await
+        .expect("the run ends")
+        .unwrap();
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "the target failed: {err}");
+    assert!(err.contains("ingest lock"), "{err}");
+    assert_eq!(
+        count(&pool, "SELECT count(*) FROM ingest_checkpoints").await,
+        0,
+        "no checkpoint from a run that lost its lock"
+    );
+    assert_eq!(
+        count(&pool, "SELECT count(*) FROM ingest_runs WHERE status = 'failed' AND error LIKE '%ingest lock%'").await,
+        1
+    );
+    // The next run completes the target exactly.
+    let out = run(&mut ingest_cmd(&url, &emu, &["us-east-1"])).await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_exact(&pool, &emu, "us-east-1").await;
+    assert_no_duplicate_history(&pool).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_table_locked_by_someone_else_fails_the_target_after_the_lock_timeout() {
+    let url = database();
+    migrate(&url).await;
+    let emu = emulator(50, &["us-east-1"], Faults::default()).await;
+    let pool = connect(&url).await;
+    // A long transaction (a manual fix, a migration) holds ingest_runs.
+    let mut blocker = pool.begin().await.unwrap();
+    sqlx::query("LOCK TABLE ingest_runs IN ACCESS EXCLUSIVE MODE")
+        .execute(&mut *blocker)
+        .await
+        .unwrap();
+    let out = tokio::time::timeout(
+        Duration::from_secs(90),
+        ingest_cmd(&url, &emu, &["us-east-1"])
+            .args(["--db-lock-timeout", "2s"])
+            .output(),
+    )
+    .await
+    .expect("ingest does not wait for ever on a locked table")
+    .unwrap();
+    blocker.rollback().await.unwrap();
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("lock timeout"), "{err}");
+    // Once the table is free, the target is read.
+    let out = run(&mut ingest_cmd(&url, &emu, &["us-east-1"])).await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_exact(&pool, &emu, "us-east-1").await;
 }

@@ -20,6 +20,37 @@ fn t(text: &str) -> Timestamp {
     Timestamp::parse_rfc3339(text).unwrap()
 }
 
+/// A UTC month `offset` months from the month of `now`: its first day
+/// (`YYYY-MM-01`) and its partition's suffix (`YYYY_MM`). The tests place
+/// their data relative to "now" so that they mean the same whatever the date:
+/// `migrate` makes partitions from last month to twelve months ahead of the
+/// server's clock.
+fn month(now: Timestamp, offset: i32) -> (String, String) {
+    let text = now.to_string();
+    let year: i32 = text[0..4].parse().unwrap();
+    let month: i32 = text[5..7].parse().unwrap();
+    let index = year * 12 + (month - 1) + offset;
+    let (y, m) = (index.div_euclid(12), index.rem_euclid(12) + 1);
+    (format!("{y:04}-{m:02}-01"), format!("{y:04}_{m:02}"))
+}
+
+/// `day` (1-based) of the month `offset` months from `now`'s, at `time`.
+fn day(now: Timestamp, offset: i32, day: u32, time: &str) -> String {
+    let (first, _) = month(now, offset);
+    format!("{}{day:02}T{time}Z", &first[..8])
+}
+
+#[test]
+fn months_are_counted_across_years() {
+    let now = t("2026-11-30T23:59:59Z");
+    assert_eq!(month(now, 0).1, "2026_11");
+    assert_eq!(month(now, 2).0, "2027-01-01");
+    assert_eq!(month(now, -11).1, "2025_12");
+    assert_eq!(month(now, -23).1, "2024_12");
+    assert_eq!(day(now, -12, 20, "10:00:00"), "2025-11-20T10:00:00Z");
+    assert_eq!(month(t("2029-12-01T00:00:00Z"), 1).1, "2030_01");
+}
+
 /// The database `url` migrated up to, not including, the partitioning.
 async fn migrate_before_partitioning(url: &str) {
     let all = concat!(env!("CARGO_MANIFEST_DIR"), "/migrations");
@@ -55,25 +86,31 @@ async fn observe(store: &Store, emu: &backup_emulator::Emulator, at: &str) {
 
 /// Digests of everything a reader of the history sees: the rows, the as-of
 /// functions, the views over the history, and who may use them.
-async fn what_readers_see(pool: &sqlx::PgPool) -> Vec<String> {
+async fn what_readers_see(pool: &sqlx::PgPool, now: Timestamp) -> Vec<String> {
     let mut seen = Vec::new();
+    let early = month(now, -10).0;
+    let late = day(now, -9, 20, "00:00:00");
     for sql in [
-        "SELECT md5(string_agg(s::text, ',' ORDER BY s::text)) FROM copy_job_snapshots s",
-        "SELECT md5(string_agg(s::text, ',' ORDER BY s::text)) FROM copy_job_snapshots_json s",
-        "SELECT md5(string_agg(s::text, ',' ORDER BY s::text)) FROM copy_jobs_as_of('2026-01-01') s",
-        "SELECT md5(string_agg(s::text, ',' ORDER BY s::text)) FROM copy_jobs_as_of('2026-02-20') s",
-        "SELECT md5(string_agg(s::text, ',' ORDER BY s::text)) FROM copy_jobs_json_as_of('2026-02-20') s",
-        "SELECT md5(string_agg(s::text, ',' ORDER BY s::text)) FROM report_state_transitions s",
+        "SELECT md5(string_agg(s::text, ',' ORDER BY s::text)) FROM copy_job_snapshots s".to_owned(),
+        "SELECT md5(string_agg(s::text, ',' ORDER BY s::text)) FROM copy_job_snapshots_json s".to_owned(),
+        format!("SELECT md5(string_agg(s::text, ',' ORDER BY s::text)) FROM copy_jobs_as_of('{early}') s"),
+        format!("SELECT md5(string_agg(s::text, ',' ORDER BY s::text)) FROM copy_jobs_as_of('{late}') s"),
+        format!("SELECT md5(string_agg(s::text, ',' ORDER BY s::text)) FROM copy_jobs_json_as_of('{late}') s"),
+        "SELECT md5(string_agg(s::text, ',' ORDER BY s::text)) FROM report_state_transitions s".to_owned(),
         "SELECT string_agg(format('%s %s %s', c.relname, pg_get_userbyid(a.grantee), a.privilege_type), '; '
                 ORDER BY c.relname, pg_get_userbyid(a.grantee), a.privilege_type)
          FROM pg_class c, aclexplode(c.relacl) a
-         WHERE c.relname IN ('copy_job_snapshots', 'copy_job_snapshots_json', 'report_state_transitions')",
+         WHERE c.relname IN ('copy_job_snapshots', 'copy_job_snapshots_json', 'report_state_transitions')".to_owned(),
+        "SELECT string_agg(format('%s %s', a.attname, pg_get_userbyid(p.grantee)), '; '
+                ORDER BY a.attname, pg_get_userbyid(p.grantee))
+         FROM pg_attribute a, aclexplode(a.attacl) p
+         WHERE a.attrelid = 'copy_job_snapshots'::regclass AND p.privilege_type = 'UPDATE'".to_owned(),
         "SELECT string_agg(format('%s %s', p.proname, coalesce(pg_get_userbyid(nullif(a.grantee, 0)), 'PUBLIC')), '; '
                 ORDER BY p.proname, coalesce(pg_get_userbyid(nullif(a.grantee, 0)), 'PUBLIC'))
          FROM pg_proc p, aclexplode(p.proacl) a
-         WHERE p.proname IN ('copy_jobs_as_of', 'copy_jobs_json_as_of')",
+         WHERE p.proname IN ('copy_jobs_as_of', 'copy_jobs_json_as_of')".to_owned(),
     ] {
-        let digest: Option<String> = sqlx::query_scalar(sql).fetch_one(pool).await.unwrap();
+        let digest: Option<String> = sqlx::query_scalar(&sql).fetch_one(pool).await.unwrap();
         seen.push(format!("{digest:?}"));
     }
     seen
@@ -105,28 +142,46 @@ async fn partitions_read(pool: &sqlx::PgPool, sql: &str) -> BTreeSet<String> {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn upgrading_keeps_history_views_and_grants_and_roles_still_work() {
+    upgrade_at(Timestamp::now()).await;
+}
+
+/// The upgrade, with every month placed relative to `now` (the server's
+/// clock, which decides the partitions `migrate` makes ahead).
+async fn upgrade_at(now: Timestamp) {
     // Roles are cluster-wide: a server of its own.
     let pg = TempPostgres::start().unwrap();
     let owner_url = pg.create_database("audit").unwrap();
     migrate_before_partitioning(&owner_url).await;
 
-    // History over three months, before partitioning: jobs first seen in
-    // November, some changed in January and February. (Observation times
-    // before the emulator's clock, so that the ingest below is the latest.)
-    let emu = emulator(150, &["us-east-1", "eu-west-1"], Faults::default()).await;
+    // History over three months a year ago, before partitioning: jobs first
+    // seen in the first, some changed in the third and fourth. The
+    // emulator's clock is after them, so that the ingest below is the latest,
+    // and still months before `now`: older than any partition made ahead.
+    let (first, second, third) = (month(now, -12), month(now, -10), month(now, -9));
+    let emu = emulator_with(backup_emulator::EmulatorConfig {
+        seed: 11,
+        jobs_per_target: 150,
+        accounts: vec![ACCOUNT.to_owned()],
+        regions: vec!["us-east-1".to_owned(), "eu-west-1".to_owned()],
+        start: t(&format!("{}T00:00:00Z", month(now, -8).0)),
+        history: Duration::from_secs(2 * 86_400),
+        ..backup_emulator::EmulatorConfig::default()
+    })
+    .await;
     let store = Store::connect(&owner_url, Default::default())
         .await
         .unwrap();
-    observe(&store, &emu, "2025-11-20T10:00:00Z").await;
+    observe(&store, &emu, &day(now, -12, 20, "10:00:00")).await;
     emu.advance_clock(Duration::from_secs(6 * 3600));
-    observe(&store, &emu, "2026-01-15T10:00:00Z").await;
+    observe(&store, &emu, &day(now, -10, 15, "10:00:00")).await;
     emu.advance_clock(Duration::from_secs(6 * 3600));
-    observe(&store, &emu, "2026-02-27T10:00:00Z").await;
+    observe(&store, &emu, &day(now, -9, 27, "10:00:00")).await;
 
     // The roles exist and hold their grants before the upgrade.
     let roles = concat!(env!("CARGO_MANIFEST_DIR"), "/sql/roles.sql");
     let out = pg
         .psql_command("audit")
+        .args(["-v", "ON_ERROR_STOP=1"])
         .args(["-v", &format!("ingest_password='{INGEST_PASSWORD}'")])
         .args(["-v", &format!("report_password='{REPORT_PASSWORD}'")])
         .args(["-f", roles])
@@ -145,7 +200,7 @@ async fn upgrading_keeps_history_views_and_grants_and_roles_still_work() {
         versions > jobs,
         "some jobs changed: {versions} versions of {jobs} jobs"
     );
-    let before = what_readers_see(&owner).await;
+    let before = what_readers_see(&owner, now).await;
 
     let out = run(binary().args(["migrate", "--database-url", &owner_url])).await;
     assert!(out.status.success(), "{}", stderr(&out));
@@ -160,28 +215,28 @@ async fn upgrading_keeps_history_views_and_grants_and_roles_still_work() {
         1
     );
     assert_eq!(
-        what_readers_see(&owner).await,
+        what_readers_see(&owner, now).await,
         before,
         "nothing changed for readers"
     );
     let placed = rows_per_partition(&owner).await;
     let names: Vec<&str> = placed.iter().map(|(name, _)| name.as_str()).collect();
+    let partition = |m: &(String, String)| format!("copy_job_snapshots_{}", m.1);
     assert_eq!(
         names,
-        [
-            "copy_job_snapshots_2025_11",
-            "copy_job_snapshots_2026_01",
-            "copy_job_snapshots_2026_02"
-        ],
+        [partition(&first), partition(&second), partition(&third)],
         "each month's rows in its own partition, none in DEFAULT"
     );
     assert_eq!(placed.iter().map(|(_, n)| n).sum::<i64>(), versions);
     // Every partition has the primary key and the BRIN index on valid_from.
     let indexed = count(
         &owner,
-        "SELECT count(*) FROM pg_indexes WHERE tablename = 'copy_job_snapshots_2025_11'
-           AND (indexdef LIKE '%USING btree (account_id, region, copy_job_id, valid_from)%'
-                OR indexdef LIKE '%USING brin (valid_from)%')",
+        &format!(
+            "SELECT count(*) FROM pg_indexes WHERE tablename = '{}'
+               AND (indexdef LIKE '%USING btree (account_id, region, copy_job_id, valid_from)%'
+                    OR indexdef LIKE '%USING brin (valid_from)%')",
+            partition(&first)
+        ),
     )
     .await;
     assert_eq!(indexed, 2);
@@ -189,13 +244,14 @@ async fn upgrading_keeps_history_views_and_grants_and_roles_still_work() {
     // A bounded query reads only its months; a job's as-of is also pruned.
     let read = partitions_read(
         &owner,
-        "SELECT * FROM copy_job_snapshots WHERE valid_from >= '2026-01-01' AND valid_from < '2026-02-01'",
+        &format!(
+            "SELECT * FROM copy_job_snapshots WHERE valid_from >= '{}' AND valid_from < '{}'",
+            second.0,
+            month(now, -9).0
+        ),
     )
     .await;
-    assert_eq!(
-        read,
-        BTreeSet::from(["copy_job_snapshots_2026_01".to_owned()])
-    );
+    assert_eq!(read, BTreeSet::from([partition(&second)]));
     let job = emu.jobs(ACCOUNT, "us-east-1")[0]
         .copy_job_id
         .clone()
@@ -203,19 +259,24 @@ async fn upgrading_keeps_history_views_and_grants_and_roles_still_work() {
     let read = partitions_read(
         &owner,
         &format!(
-            "SELECT * FROM copy_jobs_as_of('2026-01-20') WHERE account_id = '{ACCOUNT}' \
-             AND region = 'us-east-1' AND copy_job_id = '{job}'"
+            "SELECT * FROM copy_jobs_as_of('{}') WHERE account_id = '{ACCOUNT}' \
+             AND region = 'us-east-1' AND copy_job_id = '{job}'",
+            day(now, -10, 20, "00:00:00")
         ),
     )
     .await;
     // The months up to the instant, and DEFAULT (which may hold any month
     // without a partition); none after it.
-    let expected = ["2025_11", "2026_01", "default"].map(|m| format!("copy_job_snapshots_{m}"));
+    let expected = [
+        partition(&first),
+        partition(&second),
+        "copy_job_snapshots_default".to_owned(),
+    ];
     assert_eq!(read, BTreeSet::from(expected));
 
     // The ingest role writes through the parent, as before: a region of
-    // new jobs (COPY, routed to DEFAULT: the emulator's March has no
-    // partition)...
+    // new jobs (COPY, routed to DEFAULT: the emulator's month, eight months
+    // back, has no partition)...
     let ingest_url = format!(
         "postgres://backup_audit_ingest:{INGEST_PASSWORD}@127.0.0.1:{}/audit",
         pg.port()
@@ -223,6 +284,14 @@ async fn upgrading_keeps_history_views_and_grants_and_roles_still_work() {
     let out = run(&mut ingest_cmd(&ingest_url, &emu, &["eu-west-1"])).await;
     assert!(out.status.success(), "{}", stderr(&out));
     assert_exact(&owner, &emu, "eu-west-1").await;
+    assert!(
+        count(
+            &owner,
+            "SELECT count(*) FROM copy_job_snapshots_default WHERE region = 'eu-west-1'"
+        )
+        .await
+            > 0
+    );
     assert_no_duplicate_history(&owner).await;
     // ...and the interval edits of the write path, including one that moves
     // a version's start into an earlier month, hence another partition.
@@ -243,8 +312,9 @@ async fn upgrading_keeps_history_views_and_grants_and_roles_still_work() {
     assert_eq!(moved.len(), 1);
     let closed = sqlx::query(
         "UPDATE copy_job_snapshots SET valid_to = valid_from + interval '1 second'
-         WHERE valid_to IS NULL AND valid_from < '2026-01-01'",
+         WHERE valid_to IS NULL AND valid_from < $1::timestamptz",
     )
+    .bind(&second.0)
     .execute(&mut *tx)
     .await
     .unwrap();
@@ -252,12 +322,17 @@ async fn upgrading_keeps_history_views_and_grants_and_roles_still_work() {
     tx.rollback().await.unwrap();
     // It can still neither erase history nor change the partitions.
     for forbidden in [
-        "DELETE FROM copy_job_snapshots",
-        "DELETE FROM copy_job_snapshots_2025_11",
-        "SELECT copy_job_snapshots_maintain_partitions(12)",
-        "SELECT copy_job_snapshots_add_partitions('2040-01-01', '2040-01-01')",
-        "ALTER TABLE copy_job_snapshots DETACH PARTITION copy_job_snapshots_2025_11",
+        "DELETE FROM copy_job_snapshots".to_owned(),
+        format!("DELETE FROM {}", partition(&first)),
+        format!("TRUNCATE {}", partition(&first)),
+        "SELECT copy_job_snapshots_maintain_partitions(12)".to_owned(),
+        "SELECT copy_job_snapshots_add_partitions('2040-01-01', '2040-01-01')".to_owned(),
+        format!(
+            "ALTER TABLE copy_job_snapshots DETACH PARTITION {}",
+            partition(&first)
+        ),
     ] {
+        let forbidden = forbidden.as_str();
         let e = sqlx::query(forbidden).execute(&ingest).await.unwrap_err();
         let text = e.to_string();
         assert!(
@@ -276,6 +351,12 @@ async fn upgrading_keeps_history_views_and_grants_and_roles_still_work() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn rows_of_months_without_a_partition_wait_in_default_until_migrate() {
+    waiting_rows_at(Timestamp::now()).await;
+}
+
+/// Rows of a month three years after `now` (beyond every partition made
+/// ahead) wait in DEFAULT until `migrate` makes their month's partition.
+async fn waiting_rows_at(now: Timestamp) {
     let url = database();
     migrate(&url).await;
     let pool = connect(&url).await;
@@ -288,17 +369,20 @@ async fn rows_of_months_without_a_partition_wait_in_default_until_migrate() {
     assert_eq!(this_month, 1, "a fresh schema has this month's partition");
 
     // Years ahead: no partition, so the DEFAULT one takes the rows.
+    let ahead = backup_ingest::PARTITION_MONTHS_AHEAD as i32 + 24;
+    let far = month(now, ahead);
+    let far_partition = format!("copy_job_snapshots_{}", far.1);
     let emu = emulator(40, &["us-east-1"], Faults::default()).await;
     let store = Store::connect(&url, Default::default()).await.unwrap();
-    observe(&store, &emu, "2031-05-05T05:00:00Z").await;
+    observe(&store, &emu, &day(now, ahead, 5, "05:00:00")).await;
     let waiting = count(&pool, "SELECT count(*) FROM copy_job_snapshots_default").await;
     assert_eq!(waiting, emu.jobs(ACCOUNT, "us-east-1").len() as i64);
-    let before = what_readers_see(&pool).await;
+    let before = what_readers_see(&pool, now).await;
 
     let out = run(binary().args(["migrate", "--database-url", &url])).await;
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(
-        stderr(&out).contains("made partition copy_job_snapshots_2031_05"),
+        stderr(&out).contains(&format!("made partition {far_partition}")),
         "{}",
         stderr(&out)
     );
@@ -306,11 +390,8 @@ async fn rows_of_months_without_a_partition_wait_in_default_until_migrate() {
         count(&pool, "SELECT count(*) FROM copy_job_snapshots_default").await,
         0
     );
-    assert_eq!(
-        rows_per_partition(&pool).await,
-        [("copy_job_snapshots_2031_05".to_owned(), waiting)]
-    );
-    assert_eq!(what_readers_see(&pool).await, before);
+    assert_eq!(rows_per_partition(&pool).await, [(far_partition, waiting)]);
+    assert_eq!(what_readers_see(&pool, now).await, before);
 
     // Nothing left to do: a second migrate makes nothing.
     let out = run(binary().args(["migrate", "--database-url", &url])).await;
@@ -318,6 +399,6 @@ async fn rows_of_months_without_a_partition_wait_in_default_until_migrate() {
     assert!(!stderr(&out).contains("made partition"), "{}", stderr(&out));
     // Writes to the new partition go on through the parent.
     emu.advance_clock(Duration::from_secs(3600));
-    observe(&store, &emu, "2031-05-06T05:00:00Z").await;
+    observe(&store, &emu, &day(now, ahead, 6, "05:00:00")).await;
     assert_no_duplicate_history(&pool).await;
 }

@@ -216,6 +216,7 @@ async fn listed_ids(emu: &Emulator, shard: Option<&str>) -> BTreeSet<String> {
     .arg(emu.endpoint_url())
     .args(["--accounts-from-organization", "--role-arn", ROLE])
     .env("AWS_ACCESS_KEY_ID", MANAGEMENT_KEY);
+    other_services_at(&mut cmd, &emu.endpoint_url());
     for region in REGIONS {
         cmd.args(["--region", region]);
     }
@@ -257,6 +258,8 @@ async fn list_splits_the_organization_and_bad_settings_are_refused() {
     ] {
         let out = run(binary()
             .args(["list", "--region", "us-east-1", "--endpoint-url", &endpoint])
+            .env("AWS_ENDPOINT_URL_STS", &endpoint)
+            .env("AWS_ENDPOINT_URL_ORGANIZATIONS", &endpoint)
             .arg("--accounts-from-organization")
             .args(&args)
             .env("AWS_ACCESS_KEY_ID", MANAGEMENT_KEY))
@@ -269,6 +272,8 @@ async fn list_splits_the_organization_and_bad_settings_are_refused() {
     // stops before reading anything, and says which permission is missing.
     let out = run(binary()
         .args(["list", "--region", "us-east-1", "--endpoint-url", &endpoint])
+        .env("AWS_ENDPOINT_URL_STS", &endpoint)
+        .env("AWS_ENDPOINT_URL_ORGANIZATIONS", &endpoint)
         .args(["--accounts-from-organization", "--role-arn", ROLE])
         .args(["--initial-backoff-ms", "5"])
         .env("AWS_ACCESS_KEY_ID", "ASIA100000000002TEST"))

@@ -55,15 +55,24 @@ pub async fn emulator(jobs: usize, regions: &[&str], faults: Faults) -> Emulator
 }
 
 /// The binary with test credentials and no inherited AWS or database settings.
+///
+/// `BACKUP_AUDIT_TEST_BIN` runs the tests against another build of the
+/// binary, e.g. an older one, to see a regression test fail on it.
 pub fn binary() -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_backup-audit"));
+    let program = std::env::var_os("BACKUP_AUDIT_TEST_BIN")
+        .unwrap_or_else(|| env!("CARGO_BIN_EXE_backup-audit").into());
+    let mut cmd = Command::new(program);
     for var in [
         "AWS_PROFILE",
         "AWS_REGION",
         "AWS_DEFAULT_REGION",
         "AWS_ENDPOINT_URL",
+        "AWS_ENDPOINT_URL_BACKUP",
+        "AWS_ENDPOINT_URL_STS",
+        "AWS_ENDPOINT_URL_ORGANIZATIONS",
         "AWS_SESSION_TOKEN",
         "DATABASE_URL",
+        "PGPASSWORD",
         "BACKUP_AUDIT_LOG",
     ] {
         cmd.env_remove(var);
@@ -103,10 +112,18 @@ pub fn ingest_cmd(url: &str, emu: &Emulator, regions: &[&str]) -> Command {
     ])
     .arg(emu.endpoint_url())
     .env("DATABASE_URL", url);
+    other_services_at(&mut cmd, &emu.endpoint_url());
     for region in regions {
         cmd.args(["--region", region]);
     }
     cmd
+}
+
+/// Points STS and Organizations at `endpoint` with the SDK's per-service
+/// settings: `--endpoint-url` reaches AWS Backup only, as in the AWS CLI.
+pub fn other_services_at<'a>(cmd: &'a mut Command, endpoint: &str) -> &'a mut Command {
+    cmd.env("AWS_ENDPOINT_URL_STS", endpoint)
+        .env("AWS_ENDPOINT_URL_ORGANIZATIONS", endpoint)
 }
 
 /// A SQL connection for assertions.

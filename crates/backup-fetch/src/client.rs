@@ -35,7 +35,11 @@ use crate::error::{FetchError, FetchErrorKind};
 pub struct FetchConfig {
     /// A named profile from `~/.aws/config` instead of the default chain.
     pub profile: Option<String>,
-    /// Another endpoint (the emulator, a VPC endpoint). `AWS_ENDPOINT_URL` works too.
+    /// Another endpoint for AWS Backup only (a VPC endpoint, the emulator),
+    /// as the AWS CLI's `--endpoint-url`. STS and Organizations keep the
+    /// endpoints of the SDK configuration: their standard ones, or the
+    /// SDK's settings (`AWS_ENDPOINT_URL_STS`, `AWS_ENDPOINT_URL_ORGANIZATIONS`,
+    /// `AWS_ENDPOINT_URL` for every service).
     pub endpoint_url: Option<String>,
     /// The region for STS and configuration; when unset, the profile's or
     /// the environment's.
@@ -370,7 +374,7 @@ impl Fetcher {
 
     /// Uses a configuration built by the caller (tests give static credentials).
     pub fn with_sdk_config(base: SdkConfig, config: FetchConfig) -> Fetcher {
-        let mut builder = base
+        let builder = base
             .into_builder()
             .retry_config(
                 RetryConfig::standard()
@@ -384,9 +388,8 @@ impl Fetcher {
                     .operation_timeout(config.operation_timeout)
                     .build(),
             );
-        if let Some(url) = &config.endpoint_url {
-            builder = builder.endpoint_url(url);
-        }
+        // `config.endpoint_url` is not set here, where STS and Organizations
+        // would take it too: only the AWS Backup client gets it.
         Fetcher {
             base: builder.build(),
             config,
@@ -433,7 +436,11 @@ impl Fetcher {
             None => caller_account(&sdk_config).await?,
         };
         let metrics = Arc::new(Metrics::default());
-        let backup_config = aws_sdk_backup::config::Builder::from(&sdk_config)
+        let mut backup_config = aws_sdk_backup::config::Builder::from(&sdk_config);
+        if let Some(url) = &self.config.endpoint_url {
+            backup_config = backup_config.endpoint_url(url);
+        }
+        let backup_config = backup_config
             .interceptor(AttemptCounter(metrics.clone()))
             .retry_partition(RetryPartition::new(format!(
                 "backup-audit/{account}/{}",

@@ -36,9 +36,12 @@ async fn emulator(jobs: usize, faults: Faults) -> Emulator {
 }
 
 /// Test credentials: the emulator maps any key that names no account to its
-/// first account.
+/// first account. The configuration's endpoint (as `AWS_ENDPOINT_URL` would)
+/// sends STS and Organizations to the emulator; `endpoint_url` of
+/// [`FetchConfig`] is AWS Backup's only.
 async fn fetcher(endpoint: &str, config: FetchConfig) -> Fetcher {
     let sdk = aws_config::defaults(BehaviorVersion::latest())
+        .endpoint_url(endpoint)
         .credentials_provider(SharedCredentialsProvider::new(Credentials::new(
             "AKIDTESTKEY",
             "test-secret",

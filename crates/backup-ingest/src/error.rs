@@ -54,6 +54,17 @@ pub enum StoreError {
         /// How long we waited.
         waited: Duration,
     },
+    /// The session holding a target's ingest lock ended during the run: the
+    /// run stopped, since another may now hold the target.
+    #[error("lost the ingest lock of account {account} region {region} ({reason}); the run stopped and its checkpoint did not move")]
+    LockLost {
+        /// The target's account.
+        account: String,
+        /// The target's region.
+        region: String,
+        /// Why the check failed.
+        reason: String,
+    },
     /// A run id that does not exist or is already finished.
     #[error("ingest run {0} does not exist or is already finished")]
     UnknownRun(i64),
@@ -71,6 +82,21 @@ pub enum StoreError {
 impl StoreError {
     pub(crate) fn db(context: &'static str) -> impl FnOnce(sqlx::Error) -> StoreError {
         move |source| StoreError::Database { context, source }
+    }
+
+    /// The message followed by its causes (`database error while recording
+    /// the start of a run: canceling statement due to lock timeout`),
+    /// redacted: for a report or a stored error, which have no room for a
+    /// chain of causes.
+    pub fn detail(&self) -> String {
+        let mut text = self.to_string();
+        let mut source = std::error::Error::source(self);
+        while let Some(cause) = source {
+            text.push_str(": ");
+            text.push_str(&cause.to_string());
+            source = cause.source();
+        }
+        redact(&text)
     }
 
     /// The SQLSTATE of a database error, if this is one.
@@ -107,35 +133,124 @@ impl StoreError {
     }
 }
 
-/// `url` with the password (and any query string, which may carry one)
-/// replaced by `***`: `postgres://user:***@host:5432/db`.
+/// Query parameters whose value is a secret: sqlx's and libpq's `password`,
+/// `sslpassword` (the client key's passphrase), and anything named like a
+/// token or secret. Compared without regard to case.
+fn is_secret_name(name: &str) -> bool {
+    let name = name.to_ascii_lowercase();
+    ["password", "passwd", "passphrase", "secret", "token"]
+        .iter()
+        .any(|k| name.contains(k))
+}
+
+/// `url` with every password in it replaced by `***`: the user info's
+/// (`postgres://user:***@host/db`) and those of the query string
+/// (`?password=***`, `sslpassword=***`); the rest (host, database, `sslmode`)
+/// stays readable. The URL is parsed (the `url` crate, by the WHATWG rules),
+/// not searched: a password holding `@`, `/` or `?` is still found. Text
+/// that does not parse as a URL is hidden but for its scheme.
 pub fn redact_url(url: &str) -> String {
-    let (without_query, had_query) = match url.split_once('?') {
-        Some((head, _)) => (head, true),
-        None => (url, false),
+    let hidden = || match url.split_once("://") {
+        Some((scheme, _))
+            if !scheme.is_empty()
+                && scheme
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"+-.".contains(&b)) =>
+        {
+            format!("{scheme}://***")
+        }
+        _ => "***".to_owned(),
     };
-    let mut out = match without_query.split_once("://") {
-        Some((scheme, rest)) => {
-            // The user info ends at the last '@': a password may hold '/' or
-            // '@' unencoded, and hiding too much is better than too little.
-            match rest.rsplit_once('@') {
-                Some((userinfo, host_and_path)) => {
-                    let user = userinfo.split_once(':').map_or(userinfo, |(user, _)| user);
-                    if userinfo.contains(':') {
-                        format!("{scheme}://{user}:***@{host_and_path}")
-                    } else {
-                        format!("{scheme}://{user}@{host_and_path}")
-                    }
-                }
-                None => format!("{scheme}://{rest}"),
+    if !url.contains("://") {
+        return hidden();
+    }
+    let Ok(mut parsed) = url::Url::parse(url) else {
+        return hidden();
+    };
+    if parsed.password().is_some() && parsed.set_password(Some("***")).is_err() {
+        return hidden();
+    }
+    if parsed.query().is_some() {
+        let pairs: Vec<(String, String)> = parsed
+            .query_pairs()
+            .map(|(name, value)| {
+                let value = if is_secret_name(&name) {
+                    "***".to_owned()
+                } else {
+                    value.into_owned()
+                };
+                (name.into_owned(), value)
+            })
+            .collect();
+        parsed.query_pairs_mut().clear().extend_pairs(pairs);
+    }
+    // A fragment means nothing to a database URL; it could hold anything.
+    if parsed.fragment().is_some() {
+        parsed.set_fragment(Some("***"));
+    }
+    parsed.to_string()
+}
+
+/// The passwords a database URL carries, as written and decoded as the
+/// driver reads them: the user info's and the query string's. For scrubbing
+/// messages that might quote them.
+pub fn url_passwords(url: &str) -> Vec<String> {
+    let Ok(parsed) = url::Url::parse(url) else {
+        return Vec::new();
+    };
+    let mut found = Vec::new();
+    if let Some(password) = parsed.password() {
+        found.push(password.to_owned());
+        found.push(percent_decode(password));
+    }
+    for (name, value) in parsed.query_pairs() {
+        if is_secret_name(&name) {
+            found.push(value.into_owned());
+        }
+    }
+    found.retain(|p| !p.is_empty());
+    found.sort();
+    found.dedup();
+    found
+}
+
+fn percent_decode(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let hex = |b: u8| char::from(b).to_digit(16);
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' && i + 2 < bytes.len() {
+            if let (Some(hi), Some(lo)) = (hex(bytes[i + 1]), hex(bytes[i + 2])) {
+                out.push((hi * 16 + lo) as u8);
+                i += 3;
+                continue;
             }
         }
-        None => without_query.to_owned(),
-    };
-    if had_query {
-        out.push_str("?***");
+        out.push(bytes[i]);
+        i += 1;
     }
-    out
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// The environment variables libpq and sqlx read a password from.
+const PASSWORD_VARIABLES: [&str; 1] = ["PGPASSWORD"];
+
+/// `text` with the given secrets, the password of `PGPASSWORD` and anything
+/// [`redact`] finds replaced by `***`. For messages about a connection,
+/// which may echo a password in any form.
+pub fn scrub(text: &str, secrets: &[String]) -> String {
+    let from_env = PASSWORD_VARIABLES
+        .iter()
+        .filter_map(|name| std::env::var(name).ok());
+    let mut all: Vec<String> = secrets.iter().cloned().chain(from_env).collect();
+    // Longest first, so that a secret containing another goes whole.
+    all.sort_by_key(|s| std::cmp::Reverse(s.len()));
+    let mut out = text.to_owned();
+    for secret in all.iter().filter(|s| !s.is_empty()) {
+        out = out.replace(secret.as_str(), "***");
+    }
+    redact(&out)
 }
 
 /// `text` with the passwords of any URLs in it, and anything that looks like
@@ -147,11 +262,22 @@ pub fn redact(text: &str) -> String {
         if i > 0 {
             out.push(' ');
         }
-        if word.contains("://") && word.contains('@') {
-            // Keep any leading punctuation (quotes, brackets) in place.
-            let start = word.find(|c: char| c.is_ascii_alphabetic()).unwrap_or(0);
+        if let Some(scheme_at) = word.find("://") {
+            // Keep punctuation around the URL (quotes, brackets) in place.
+            let start = word[..scheme_at]
+                .char_indices()
+                .rev()
+                .find(|(_, c)| !(c.is_ascii_alphanumeric() || "+-.".contains(*c)))
+                .map_or(0, |(p, c)| p + c.len_utf8());
+            let end = word
+                .char_indices()
+                .rev()
+                .find(|(_, c)| !"'\"`)]}>,;.".contains(*c))
+                .map_or(start, |(p, c)| p + c.len_utf8())
+                .max(start);
             out.push_str(&word[..start]);
-            out.push_str(&redact_url(&word[start..]));
+            out.push_str(&redact_url(&word[start..end]));
+            out.push_str(&word[end..]);
         } else if let Some(eq) = secret_assignment(word) {
             out.push_str(&word[..=eq]);
             out.push_str("***");
@@ -189,23 +315,51 @@ mod tests {
     use super::*;
 
     #[test]
-    fn urls_lose_their_passwords() {
+    fn urls_lose_their_passwords_wherever_they_stand() {
+        // In the user info, encoded or not, with '@' and '/' inside.
         assert_eq!(
             redact_url("postgres://audit:s3cr%40t@db.example:5432/audit"),
             "postgres://audit:***@db.example:5432/audit"
         );
         assert_eq!(
-            redact_url("postgres://audit@db/audit?password=x&sslmode=require"),
-            "postgres://audit@db/audit?***"
-        );
-        assert_eq!(redact_url("postgres://db/audit"), "postgres://db/audit");
-        assert_eq!(
-            redact_url("postgres://u:pa/ss@h/db"),
-            "postgres://u:***@h/db"
-        );
-        assert_eq!(
             redact_url("postgres://u:p@ss@h/db"),
             "postgres://u:***@h/db"
+        );
+        // In the query string, under any case, the rest kept.
+        assert_eq!(
+            redact_url("postgres://audit@db/audit?password=x&sslmode=require"),
+            "postgres://audit@db/audit?password=***&sslmode=require"
+        );
+        assert_eq!(
+            redact_url("postgres://db/audit?sslmode=verify-full&PassWord=x%26y&sslpassword=k"),
+            "postgres://db/audit?sslmode=verify-full&PassWord=***&sslpassword=***"
+        );
+        // Both at once.
+        assert_eq!(
+            redact_url("postgresql://u:a@h/d?password=b"),
+            "postgresql://u:***@h/d?password=***"
+        );
+        // Nothing to hide.
+        assert_eq!(redact_url("postgres://db/audit"), "postgres://db/audit");
+        assert_eq!(redact_url("postgres://u@h/db"), "postgres://u@h/db");
+        // Not a URL the parser accepts: hidden but for the scheme.
+        assert_eq!(redact_url("postgres://u:pa/ss@h/db"), "postgres://***");
+        assert_eq!(redact_url("u:secret@h/db"), "***");
+    }
+
+    #[test]
+    fn passwords_of_a_url_are_found_decoded() {
+        assert_eq!(
+            url_passwords("postgres://u:p%40ss@h/db?password=q%26r&sslmode=require"),
+            ["p%40ss", "p@ss", "q&r"]
+        );
+        assert!(url_passwords("postgres://u@h/db").is_empty());
+        assert_eq!(
+            scrub(
+                "bad p@ss and p%40ss here",
+                &url_passwords("postgres://u:p%40ss@h/db")
+            ),
+            "bad *** and *** here"
         );
     }
 
@@ -220,6 +374,9 @@ mod tests {
             "{clean}"
         );
         assert!(clean.ends_with(" ok"), "{clean}");
+        let text = "url=(postgres://h/db?password=hunter2), é";
+        let clean = redact(text);
+        assert_eq!(clean, "url=(postgres://h/db?password=***), é");
         assert_eq!(redact("plain words stay"), "plain words stay");
     }
 }

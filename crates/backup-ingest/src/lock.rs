@@ -3,6 +3,7 @@
 //! region at once, wherever they run.
 
 use std::fmt;
+use std::future::Future;
 use std::time::Duration;
 
 use sqlx::postgres::PgConnection;
@@ -22,12 +23,14 @@ pub fn target_lock_key(account: &str, region: &str) -> i64 {
 /// The lock belongs to a dedicated database session: dropping this value
 /// closes that connection, which releases the lock even if
 /// [`release`](Self::release) was never called. If the connection is lost,
-/// so is the lock: [`verify`](Self::verify) tells.
+/// so is the lock: [`verify`](Self::verify) tells, and
+/// [`guard`](Self::guard) stops the work it runs.
 pub struct TargetLock {
     conn: Option<PgConnection>,
     account: String,
     region: String,
     key: i64,
+    heartbeat: Duration,
 }
 
 impl fmt::Debug for TargetLock {
@@ -49,6 +52,7 @@ impl TargetLock {
         account: &str,
         region: &str,
         timeout: Duration,
+        heartbeat: Duration,
     ) -> Result<TargetLock, StoreError> {
         let key = target_lock_key(account, region);
         let got: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1)")
@@ -60,14 +64,18 @@ impl TargetLock {
             if timeout.is_zero() {
                 return Err(lock_timeout(account, region, timeout));
             }
-            // lock_timeout bounds the wait on the server, without polling.
+            // lock_timeout bounds the wait on the server, without polling;
+            // the session's statement_timeout must not cut it shorter.
             // SET takes no bind parameters; set_config does.
             let millis = timeout.as_millis().clamp(1, i64::MAX as u128).to_string();
-            sqlx::query("SELECT set_config('lock_timeout', $1, false)")
-                .bind(&millis)
-                .execute(&mut conn)
-                .await
-                .map_err(StoreError::db("taking the ingest lock"))?;
+            sqlx::query(
+                "SELECT set_config('lock_timeout', $1, false), \
+                 set_config('statement_timeout', '0', false)",
+            )
+            .bind(&millis)
+            .execute(&mut conn)
+            .await
+            .map_err(StoreError::db("taking the ingest lock"))?;
             let waited = sqlx::query("SELECT pg_advisory_lock($1)")
                 .bind(key)
                 .execute(&mut conn)
@@ -85,7 +93,8 @@ impl TargetLock {
                     })
                 }
             }
-            sqlx::query("SELECT set_config('lock_timeout', '0', false)")
+            // Back to the session's own settings (those it started with).
+            sqlx::raw_sql("RESET lock_timeout; RESET statement_timeout")
                 .execute(&mut conn)
                 .await
                 .map_err(StoreError::db("taking the ingest lock"))?;
@@ -96,6 +105,50 @@ impl TargetLock {
             account: account.to_owned(),
             region: region.to_owned(),
             key,
+            heartbeat: heartbeat.max(Duration::from_millis(10)),
+        })
+    }
+
+    /// Runs `work` while the lock is held: its session is checked every
+    /// heartbeat interval and once more when `work` ends. When the check
+    /// fails (the session was ended by an operator or a failover, the
+    /// server went away), `work` is stopped where it is (dropped: an open
+    /// batch transaction rolls back) and [`StoreError::LockLost`] returned,
+    /// so a run never records a checkpoint or goes on writing once another
+    /// run may hold the target.
+    pub async fn guard<F: Future>(&mut self, work: F) -> Result<F::Output, StoreError> {
+        let mut work = std::pin::pin!(work);
+        let mut ticks = tokio::time::interval(self.heartbeat);
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        // The first tick is immediate: the lock was just verified by taking it.
+        ticks.tick().await;
+        loop {
+            tokio::select! {
+                output = &mut work => {
+                    self.heartbeat().await?;
+                    return Ok(output);
+                }
+                _ = ticks.tick() => self.heartbeat().await?,
+            }
+        }
+    }
+
+    /// [`verify`](Self::verify) within one heartbeat interval (a session
+    /// that does not answer is as good as lost), as [`StoreError::LockLost`].
+    async fn heartbeat(&mut self) -> Result<(), StoreError> {
+        let limit = self.heartbeat.max(Duration::from_secs(5));
+        let reason = match tokio::time::timeout(limit, self.verify()).await {
+            Ok(Ok(())) => return Ok(()),
+            Ok(Err(e)) => e.to_string(),
+            Err(_) => format!("its session did not answer within {limit:?}"),
+        };
+        tracing::error!(account = %self.account, region = %self.region, %reason, "ingest lock lost");
+        // The session is useless now; dropping it closes what is left.
+        self.conn = None;
+        Err(StoreError::LockLost {
+            account: self.account.clone(),
+            region: self.region.clone(),
+            reason,
         })
     }
 
@@ -124,7 +177,7 @@ impl TargetLock {
         .bind(self.key)
         .fetch_one(conn)
         .await
-        .map_err(StoreError::db("checking the ingest lock"))?;
+        .map_err(StoreError::db("checking the ingest lock's session"))?;
         if held {
             Ok(())
         } else {

@@ -12,7 +12,7 @@ use sqlx::migrate::Migrator;
 use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions};
 use sqlx::{Connection as _, Row as _};
 
-use crate::error::{redact, redact_url, StoreError};
+use crate::error::{redact_url, scrub, url_passwords, StoreError};
 use crate::lock::TargetLock;
 use crate::rows::{DbTime, JobKey};
 use crate::runs::{NewRun, RunOutcome};
@@ -23,15 +23,30 @@ pub static MIGRATOR: Migrator = sqlx::migrate!("../../migrations");
 /// The longest error message stored in `ingest_runs.error`.
 const MAX_ERROR_LEN: usize = 8 * 1024;
 
-/// Settings of the connection pool.
+/// Settings of the connection pool and of every database session.
+///
+/// The three session timeouts are PostgreSQL's own settings, given to the
+/// server when each session starts (so a statement cannot outlive them even
+/// if this process hangs); a zero duration turns one off.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConnectOptions {
-    /// The most connections the pool opens (the ingest lock takes one more).
+    /// The most connections the pool opens (each target lock takes one more).
+    /// [`ConnectOptions::for_concurrency`] sizes it to a number of targets.
     pub max_connections: u32,
     /// How long to wait for a free connection of the pool.
     pub acquire_timeout: Duration,
     /// How long to wait for the server when connecting.
     pub connect_timeout: Duration,
+    /// `lock_timeout`: the longest a statement waits for a table or row lock
+    /// another session holds (a long transaction, a migration).
+    pub lock_timeout: Duration,
+    /// `statement_timeout`: the longest one statement may run.
+    pub statement_timeout: Duration,
+    /// `idle_in_transaction_session_timeout`: the server ends a session left
+    /// idle inside a transaction this long, releasing its locks.
+    pub idle_in_transaction_timeout: Duration,
+    /// How often a run checks that its target lock's session is still alive.
+    pub lock_heartbeat: Duration,
 }
 
 impl Default for ConnectOptions {
@@ -40,7 +55,36 @@ impl Default for ConnectOptions {
             max_connections: 4,
             acquire_timeout: Duration::from_secs(30),
             connect_timeout: Duration::from_secs(10),
+            lock_timeout: Duration::from_secs(60),
+            statement_timeout: Duration::from_secs(30 * 60),
+            idle_in_transaction_timeout: Duration::from_secs(10 * 60),
+            lock_heartbeat: Duration::from_secs(10),
         }
+    }
+}
+
+impl ConnectOptions {
+    /// These options with a pool for `targets` targets at once: each writes
+    /// one batch at a time, and one more connection serves the bookkeeping
+    /// (runs, checkpoints) and other callers.
+    pub fn for_concurrency(self, targets: usize) -> Self {
+        ConnectOptions {
+            max_connections: u32::try_from(targets).unwrap_or(u32::MAX).saturating_add(1),
+            ..self
+        }
+    }
+
+    /// The session settings, as the server takes them at start-up.
+    fn session_settings(&self) -> [(&'static str, String); 3] {
+        let millis = |d: Duration| d.as_millis().min(i32::MAX as u128).to_string();
+        [
+            ("lock_timeout", millis(self.lock_timeout)),
+            ("statement_timeout", millis(self.statement_timeout)),
+            (
+                "idle_in_transaction_session_timeout",
+                millis(self.idle_in_transaction_timeout),
+            ),
+        ]
     }
 }
 
@@ -129,6 +173,9 @@ pub struct Store {
     pool: PgPool,
     connect: PgConnectOptions,
     connect_timeout: Duration,
+    lock_heartbeat: Duration,
+    /// The passwords of the URL, to scrub them from messages.
+    secrets: Vec<String>,
     /// The URL with its password hidden, for messages.
     target: String,
 }
@@ -146,19 +193,22 @@ impl Store {
     /// Connects to the database at `url` (`postgres://user:password@host:port/db`).
     ///
     /// One connection is made at once so that a wrong password or an
-    /// unreachable server is reported here, clearly; the URL's password never
-    /// appears in an error.
+    /// unreachable server is reported here, clearly; no password (of the
+    /// URL's user info, its query string or `PGPASSWORD`) ever appears in an
+    /// error. Every session gets the timeouts of `opts`.
     #[tracing::instrument(skip_all)]
     pub async fn connect(url: &str, opts: ConnectOptions) -> Result<Store, StoreError> {
         let target = redact_url(url);
-        let password = url_password(url);
-        let scrub = |text: String| scrub(&text, password.as_deref());
-        let connect = PgConnectOptions::from_str(url)
+        let secrets = url_passwords(url);
+        let scrub = |text: String| scrub(&text, &secrets);
+        let url = without_unknown_parameters(url);
+        let connect = PgConnectOptions::from_str(&url)
             .map_err(|e| StoreError::InvalidUrl {
                 url: target.clone(),
                 reason: scrub(e.to_string()),
             })?
-            .application_name("backup-audit");
+            .application_name("backup-audit")
+            .options(opts.session_settings());
 
         match tokio::time::timeout(opts.connect_timeout, PgConnection::connect_with(&connect)).await
         {
@@ -183,6 +233,8 @@ impl Store {
             pool,
             connect,
             connect_timeout: opts.connect_timeout,
+            lock_heartbeat: opts.lock_heartbeat,
+            secrets,
             target,
         })
     }
@@ -274,7 +326,11 @@ impl Store {
         .await
         {
             Ok(Ok(conn)) => conn,
-            Ok(Err(e)) => return Err(connect_error(&self.target, e, &|text| redact(&text))),
+            Ok(Err(e)) => {
+                return Err(connect_error(&self.target, e, &|text| {
+                    scrub(&text, &self.secrets)
+                }))
+            }
             Err(_) => {
                 return Err(StoreError::Connect {
                     target: self.target.clone(),
@@ -282,7 +338,7 @@ impl Store {
                 })
             }
         };
-        TargetLock::acquire(conn, account, region, timeout).await
+        TargetLock::acquire(conn, account, region, timeout, self.lock_heartbeat).await
     }
 
     /// The instant up to which a complete run has listed the target.
@@ -341,7 +397,35 @@ impl Store {
     pub async fn start_run(&self, run: &NewRun) -> Result<i64, StoreError> {
         sqlx::query_scalar(
             "INSERT INTO ingest_runs (run_group, account_id, region, mode, since, started_at, status) \
+    ///
+    /// An ingest run (full or incremental) is started under its target's
+    /// lock, so no other run of the target is alive: rows of that target
+    /// still `running` are from runs that died (killed, crashed, lost their
+    /// database) and are marked `abandoned` first.
              VALUES ($1, $2, $3, $4, $5, $6, 'running') RETURNING id",
+        if run.mode != crate::RunMode::Import {
+            let abandoned: Vec<i64> = sqlx::query_scalar(
+                "UPDATE ingest_runs SET status = 'abandoned', finished_at = $3, \
+                 error = 'abandoned: the run ended without recording its end (killed or crashed); \
+                 found by a later run of the target' \
+                 WHERE account_id = $1 AND region = $2 AND status = 'running' \
+                 AND mode IN ('full', 'incremental') RETURNING id",
+            )
+            .bind(&run.account_id)
+            .bind(&run.region)
+            .bind(DbTime(run.started_at))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(StoreError::db("marking abandoned runs"))?;
+            for id in abandoned {
+                tracing::warn!(
+                    run_id = id,
+                    account = %run.account_id,
+                    region = %run.region,
+                    "an earlier run of this target never finished; marked abandoned"
+                );
+            }
+        }
         )
         .bind(&run.run_group)
         .bind(&run.account_id)
@@ -360,7 +444,7 @@ impl Store {
         let error = outcome
             .error
             .as_deref()
-            .map(|e| truncate(&redact(e), MAX_ERROR_LEN));
+            .map(|e| truncate(&scrub(e, &self.secrets), MAX_ERROR_LEN));
         let done = sqlx::query(
             "UPDATE ingest_runs SET status = $2, finished_at = $3, pages = $4, api_calls = $5, \
              retries = $6, jobs_seen = $7, jobs_new = $8, jobs_changed = $9, jobs_unchanged = $10, \
@@ -448,6 +532,55 @@ impl Store {
     /// Closes the pool's connections.
     pub async fn close(&self) {
         self.pool.close().await;
+    /// What the database holds besides the runs of `run_group_prefix` over
+    /// `accounts` (what `backup-audit demo` writes): `None` when nothing
+    /// (an empty database, or one a demo filled), else a description of the
+    /// rest. Reads only. A database whose schema is not backup-audit's counts
+    /// as holding something whenever it has any table.
+    pub async fn data_besides(
+        &self,
+        run_group_prefix: &str,
+        accounts: &[&str],
+    ) -> Result<Option<String>, StoreError> {
+        let context = "reading what the database holds";
+        let migrated: bool =
+            sqlx::query_scalar("SELECT to_regclass('_sqlx_migrations') IS NOT NULL")
+                .fetch_one(&self.pool)
+                .await
+                .map_err(StoreError::db(context))?;
+        if !migrated {
+            let relations: Vec<String> = sqlx::query_scalar(
+                "SELECT format('%I.%I', n.nspname, c.relname) FROM pg_class c \
+                 JOIN pg_namespace n ON n.oid = c.relnamespace \
+                 WHERE c.relkind IN ('r', 'p', 'v', 'm', 'f') \
+                   AND n.nspname NOT IN ('pg_catalog', 'information_schema') \
+                   AND n.nspname NOT LIKE 'pg\\_%' ORDER BY 1 LIMIT 6",
+            )
+            .fetch_all(&self.pool)
+            .await
+            .map_err(StoreError::db(context))?;
+            return Ok((!relations.is_empty()).then(|| {
+                format!(
+                    "tables that are not backup-audit's ({})",
+                    relations.join(", ")
+                )
+            }));
+        }
+        let accounts: Vec<String> = accounts.iter().map(|a| (*a).to_owned()).collect();
+        let (runs, jobs): (i64, i64) = sqlx::query_as(
+            "SELECT (SELECT count(*) FROM ingest_runs WHERE left(run_group, length($1)) <> $1), \
+                    (SELECT count(*) FROM copy_jobs WHERE account_id <> ALL($2))",
+        )
+        .bind(run_group_prefix)
+        .bind(&accounts)
+        .fetch_one(&self.pool)
+        .await
+        .map_err(StoreError::db(context))?;
+        Ok((runs > 0 || jobs > 0).then(|| {
+            format!("{runs} ingest or import run(s) and {jobs} copy job(s) of other accounts")
+        }))
+    }
+
     }
 }
 
@@ -495,44 +628,62 @@ fn connect_error(target: &str, e: sqlx::Error, scrub: &dyn Fn(String) -> String)
     }
 }
 
-/// The password of a URL, decoded, to scrub it from messages.
-fn url_password(url: &str) -> Option<String> {
-    let rest = url.split_once("://")?.1;
-    let rest = rest.split_once('?').map_or(rest, |(head, _)| head);
-    let userinfo = rest.rsplit_once('@')?.0;
-    let password = userinfo.split_once(':')?.1;
-    (!password.is_empty()).then(|| percent_decode(password))
-}
+/// The query parameters sqlx reads from a URL (sqlx-postgres 0.8,
+/// `PgConnectOptions::parse_from_url`).
+const URL_PARAMETERS: &[&str] = &[
+    "sslmode",
+    "ssl-mode",
+    "sslrootcert",
+    "ssl-root-cert",
+    "ssl-ca",
+    "sslcert",
+    "ssl-cert",
+    "sslkey",
+    "ssl-key",
+    "statement-cache-capacity",
+    "host",
+    "hostaddr",
+    "port",
+    "dbname",
+    "user",
+    "password",
+    "application_name",
+    "options",
+];
 
-fn percent_decode(text: &str) -> String {
-    let bytes = text.as_bytes();
-    let hex = |b: u8| char::from(b).to_digit(16);
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' && i + 2 < bytes.len() {
-            if let (Some(hi), Some(lo)) = (hex(bytes[i + 1]), hex(bytes[i + 2])) {
-                out.push((hi * 16 + lo) as u8);
-                i += 3;
-                continue;
-            }
-        }
-        out.push(bytes[i]);
-        i += 1;
+/// `url` without the query parameters sqlx does not read: sqlx logs each
+/// such parameter with its value, which may be a password under another
+/// spelling (`PassWord=`, `sslpassword=`). They are named here, never
+/// their values.
+fn without_unknown_parameters(url: &str) -> String {
+    let Ok(mut parsed) = url::Url::parse(url) else {
+        return url.to_owned();
+    };
+    if parsed.query().is_none() {
+        return url.to_owned();
     }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
-/// `text` with every occurrence of `password` (as given and percent-encoded
-/// forms aside) replaced by `***`.
-fn scrub(text: &str, password: Option<&str>) -> String {
-    match password {
-        Some(p) if !p.is_empty() => redact(&text.replace(p, "***")),
-        _ => redact(text),
+    let (known, unknown): (Vec<(String, String)>, Vec<(String, String)>) = parsed
+        .query_pairs()
+        .into_owned()
+        .partition(|(name, _)| URL_PARAMETERS.contains(&name.as_str()));
+    if unknown.is_empty() {
+        return url.to_owned();
+    }
+    for (name, _) in &unknown {
+        tracing::warn!(
+            parameter = %name,
+            "ignoring a connection parameter of the database URL that is not read (its value is not shown)"
+        );
+    }
+    if known.is_empty() {
+        parsed.set_query(None);
+    } else {
+        parsed.query_pairs_mut().clear().extend_pairs(known);
     }
 }
 
 fn truncate(text: &str, max: usize) -> String {
+    parsed.to_string()
     if text.len() <= max {
         return text.to_owned();
     }
@@ -548,13 +699,36 @@ mod tests {
     use super::*;
 
     #[test]
-    fn passwords_are_found_and_scrubbed() {
+    fn parameters_sqlx_does_not_read_are_dropped_unseen() {
         assert_eq!(
-            url_password("postgres://u:p%40ss@h:5432/db").as_deref(),
-            Some("p@ss")
+            without_unknown_parameters("postgres://u@h/db?sslmode=require&PassWord=x&password=y"),
+            "postgres://u@h/db?sslmode=require&password=y"
         );
-        assert_eq!(url_password("postgres://u@h/db"), None);
-        assert_eq!(scrub("bad p@ss here", Some("p@ss")), "bad *** here");
+        assert_eq!(
+            without_unknown_parameters("postgres://u@h/db?sslpassword=k"),
+            "postgres://u@h/db"
+        );
+        let plain = "postgres://u:p%40ss@h/db?sslmode=verify-full&options=-c%20x%3Dy";
+        assert_eq!(without_unknown_parameters(plain), plain);
+    }
+
+    #[test]
+    fn sessions_get_their_timeouts_and_the_pool_its_size() {
+        let opts = ConnectOptions {
+            lock_timeout: Duration::from_secs(2),
+            statement_timeout: Duration::ZERO,
+            ..ConnectOptions::default()
+        }
+        .for_concurrency(16);
+        assert_eq!(opts.max_connections, 17);
+        assert_eq!(
+            opts.session_settings(),
+            [
+                ("lock_timeout", "2000".to_owned()),
+                ("statement_timeout", "0".to_owned()),
+                ("idle_in_transaction_session_timeout", "600000".to_owned()),
+            ]
+        );
     }
 
     #[test]
