@@ -7,7 +7,8 @@ use std::path::PathBuf;
 use backup_model::Decoder;
 use clap::Args;
 
-use crate::output::JsonLines;
+use crate::args::JobOutput;
+use crate::output::Printer;
 use crate::Outcome;
 
 #[derive(Debug, Args)]
@@ -23,10 +24,13 @@ pub struct DecodeArgs {
     /// Files to read; `-` or none reads standard input.
     #[arg(value_name = "FILE")]
     pub files: Vec<PathBuf>,
+
+    #[command(flatten)]
+    pub output: JobOutput,
 }
 
 pub fn run(args: &DecodeArgs) -> anyhow::Result<Outcome> {
-    let mut out = JsonLines::stdout();
+    let mut out = Printer::new(&args.output);
     let mut failures = 0u64;
     let stdin = [PathBuf::from("-")];
     let files = if args.files.is_empty() {
@@ -62,11 +66,11 @@ pub fn run(args: &DecodeArgs) -> anyhow::Result<Outcome> {
 }
 
 /// Decodes one input; returns how many records failed. Errors are output errors.
-fn decode_one(name: &str, reader: impl io::BufRead, out: &mut JsonLines) -> io::Result<u64> {
+fn decode_one(name: &str, reader: impl io::BufRead, out: &mut Printer) -> io::Result<u64> {
     let mut failures = 0;
     for record in Decoder::new(reader) {
         match record {
-            Ok(record) => out.write_job(&record.job)?,
+            Ok(record) => out.write("-", "-", &record.job)?,
             Err(e) => {
                 failures += 1;
                 let at = e.position();

@@ -9,8 +9,8 @@ use clap::Args;
 use futures::StreamExt;
 use tokio::sync::mpsc;
 
-use crate::args::{AwsArgs, FilterArgs, JobFormat};
-use crate::output::{JobTable, JsonLines, Progress};
+use crate::args::{AwsArgs, FilterArgs, JobOutput};
+use crate::output::{Printer, Progress};
 use crate::Outcome;
 
 #[derive(Debug, Args)]
@@ -28,9 +28,8 @@ pub struct DescribeArgs {
     #[arg(long)]
     pub children: bool,
 
-    /// Output format.
-    #[arg(long, value_enum, default_value_t = JobFormat::Json)]
-    pub format: JobFormat,
+    #[command(flatten)]
+    pub output: JobOutput,
 
     #[command(flatten)]
     pub aws: AwsArgs,
@@ -46,45 +45,20 @@ pub struct ListArgs {
     #[command(flatten)]
     pub filter: FilterArgs,
 
-    /// Output format.
-    #[arg(long, value_enum, default_value_t = JobFormat::Json)]
-    pub format: JobFormat,
+    #[command(flatten)]
+    pub output: JobOutput,
 
     #[command(flatten)]
     pub aws: AwsArgs,
 }
 
-/// Prints jobs in the chosen format.
-enum Printer {
-    Json(JsonLines),
-    Table(JobTable),
-}
-
-impl Printer {
-    fn new(format: JobFormat) -> Self {
-        match format {
-            JobFormat::Json => Printer::Json(JsonLines::stdout()),
-            JobFormat::Table => Printer::Table(JobTable::stdout()),
-        }
-    }
-
-    fn write(&mut self, target: &Target, job: &CopyJob) -> io::Result<()> {
-        match self {
-            Printer::Json(out) => out.write_job(job),
-            Printer::Table(out) => out.write(
-                target.account.as_deref().unwrap_or("-"),
-                &target.region,
-                job,
-            ),
-        }
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        match self {
-            Printer::Json(out) => out.flush(),
-            Printer::Table(out) => out.flush(),
-        }
-    }
+/// Prints a job of `target`.
+fn print(printer: &mut Printer, target: &Target, job: &CopyJob) -> io::Result<()> {
+    printer.write(
+        target.account.as_deref().unwrap_or("-"),
+        &target.region,
+        job,
+    )
 }
 
 /// Ignores a closed stdout (`| head`), reports other output errors.
@@ -105,14 +79,14 @@ pub async fn describe(args: &DescribeArgs) -> anyhow::Result<Outcome> {
         );
     }
     let client = fetcher.client(&targets[0]).await?;
-    let mut printer = Printer::new(args.format);
+    let mut printer = Printer::new(&args.output);
     let mut failures = 0u64;
     let concurrency = usize::from(args.aws.concurrency);
     let mut results = std::pin::pin!(describe_many(&client, &args.ids, concurrency));
     while let Some((id, result)) = results.next().await {
         match result {
             Ok(job) => {
-                if !output_result(printer.write(client.target(), &job))? {
+                if !output_result(print(&mut printer, client.target(), &job))? {
                     return Ok(Outcome::from_failures(failures));
                 }
                 if args.children && job.is_parent == Some(true) {
@@ -125,7 +99,8 @@ pub async fn describe(args: &DescribeArgs) -> anyhow::Result<Outcome> {
                         match page {
                             Ok(page) => {
                                 for child in &page.jobs {
-                                    if !output_result(printer.write(client.target(), child))? {
+                                    if !output_result(print(&mut printer, client.target(), child))?
+                                    {
                                         return Ok(Outcome::from_failures(failures));
                                     }
                                 }
@@ -234,13 +209,13 @@ pub async fn list(args: &ListArgs, progress: &Progress) -> anyhow::Result<Outcom
                 .await;
         })
     };
-    let mut printer = Printer::new(args.format);
+    let mut printer = Printer::new(&args.output);
     let mut failed = Vec::new();
     while let Some(event) = rx.recv().await {
         match event {
             Event::Jobs(target, jobs) => {
                 for job in &jobs {
-                    if !output_result(printer.write(&target, job))? {
+                    if !output_result(print(&mut printer, &target, job))? {
                         producer.abort();
                         return Ok(Outcome::from_failures(failed.len() as u64));
                     }

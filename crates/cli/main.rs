@@ -11,7 +11,6 @@ mod decode;
 mod demo;
 mod emulate;
 mod fetch;
-mod html;
 mod import;
 mod ingest;
 mod output;
@@ -69,7 +68,7 @@ enum Command {
     /// copy job reports) into the database, with history, as `ingest` does.
     Import(import::ImportArgs),
     /// Answer the auditor's questions: summary, failures, daily, durations,
-    /// vaults, stale resources, or an HTML page of charts.
+    /// vaults, accounts, stale resources, coverage, or an HTML page.
     Report(report::ReportArgs),
 }
 
@@ -93,7 +92,11 @@ impl Outcome {
     }
 }
 
-fn init_logging(verbose: u8, quiet: bool) {
+/// Log lines on stderr, written around the progress bars. The filter comes
+/// from `BACKUP_AUDIT_LOG`, else `RUST_LOG` (the `tracing` syntax, e.g.
+/// `info,backup_fetch=debug`), else -v/-q. Colour only when stderr is a
+/// terminal and `NO_COLOR` is not set.
+fn init_logging(verbose: u8, quiet: bool, colour: bool, progress: &output::Progress) {
     let default = match (quiet, verbose) {
         (true, _) => "error",
         (false, 0) => {
@@ -102,18 +105,19 @@ fn init_logging(verbose: u8, quiet: bool) {
         (false, 1) => "info",
         (false, _) => "debug",
     };
-    let filter =
-        EnvFilter::try_from_env("BACKUP_AUDIT_LOG").unwrap_or_else(|_| EnvFilter::new(default));
+    let filter = EnvFilter::try_from_env("BACKUP_AUDIT_LOG")
+        .or_else(|_| EnvFilter::try_from_default_env())
+        .unwrap_or_else(|_| EnvFilter::new(default));
     tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
+        .with_ansi(colour)
+        .with_writer(progress.log_writer())
         .with_target(false)
         .compact()
         .init();
 }
 
-async fn run(cli: Cli) -> anyhow::Result<Outcome> {
-    let progress = output::Progress::new(cli.quiet);
+async fn run(cli: Cli, progress: output::Progress) -> anyhow::Result<Outcome> {
     match cli.command {
         Command::Decode(args) => decode::run(&args),
         Command::Describe(args) => fetch::describe(&args).await,
@@ -129,7 +133,12 @@ async fn run(cli: Cli) -> anyhow::Result<Outcome> {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_logging(cli.verbose, cli.quiet);
+    let colour = output::colour_wanted(
+        std::io::IsTerminal::is_terminal(&std::io::stderr()),
+        std::env::var_os("NO_COLOR").as_deref(),
+    );
+    let progress = output::Progress::new(cli.quiet, colour);
+    init_logging(cli.verbose, cli.quiet, colour, &progress);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -140,7 +149,7 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    match runtime.block_on(run(cli)) {
+    match runtime.block_on(run(cli, progress)) {
         Ok(Outcome::Done) => ExitCode::SUCCESS,
         Ok(Outcome::SomeFailed) => ExitCode::from(1),
         Err(error) => {

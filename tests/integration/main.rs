@@ -9,3 +9,4 @@ mod report;
 mod scale;
 mod security;
 mod support;
+mod terminal;

@@ -9,15 +9,14 @@
 //! in Rust against one lookup of the stored state and written with binary
 //! `COPY` and a few set-based statements: a handful of round trips.
 //!
-//! This crate is the only part of backup-audit that talks to PostgreSQL. It
-//! does not fetch from AWS (backup-fetch does); [`report`] runs the report
-//! queries and returns typed rows, which the command line formats.
+//! This crate is the only part of backup-audit that writes to PostgreSQL. It
+//! does not fetch from AWS (backup-fetch does) and does not report
+//! (backup-report reads, through [`Store::pool`]).
 
 mod error;
 pub mod ingest;
 mod lock;
 mod partitions;
-pub mod report;
 mod rows;
 mod runs;
 mod store;

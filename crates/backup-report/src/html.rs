@@ -1,23 +1,32 @@
-//! `backup-audit report html`: one self-contained page of charts.
+//! The HTML page: one self-contained page of charts and tables for an
+//! auditor (coverage and freshness, figures per account and per vault,
+//! failures with their full messages).
 //!
 //! The charts are SVG drawn by plotters' SVG backend and inlined in the page;
 //! the styles are inline too. The page loads nothing: no script, no font, no
 //! image, no style sheet from anywhere, so it can be mailed, archived as audit
 //! evidence, or opened on a machine without network access. (The SVG `xmlns`
 //! attribute is dropped: inline SVG in HTML does not need it.)
+//!
+//! Every chart is an image with a text alternative: `role="img"`, a
+//! `<title>` and a `<desc>` that gives its numbers. States are told apart
+//! by pattern as well as by colour (failed bars are hatched, running ones
+//! dotted, created ones striped), and the figures that people compare
+//! (top resources, top messages) are tables with bars, so that no label is
+//! ever cut.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::time::Duration;
 
-use anyhow::anyhow;
-use backup_ingest::report::{
-    CountRow, DailyRow, FailureRow, HistogramBin, ReportFilter, StaleRow, SummaryRow, VaultRow,
-};
 use backup_model::Timestamp;
 use plotters::prelude::*;
 
-use crate::output::human_bytes;
+use crate::query::{
+    AccountRow, CountRow, CoverageRow, DailyRow, FailureRow, HistogramBin, ReportFilter, StaleRow,
+    SummaryRow, VaultRow,
+};
+use crate::values::{human_bytes, Time};
 
 /// Everything the page shows, read with one filter.
 #[derive(Debug)]
@@ -28,16 +37,30 @@ pub struct PageData {
     pub filter: ReportFilter,
     /// `--older-than` for the stale list, for people (`7 days`).
     pub older_than: String,
+    /// `--stale-after` for the coverage section, for people (`24 hours`).
+    pub stale_after: String,
+    /// Jobs by state.
     pub summary: Vec<SummaryRow>,
+    /// Copies per day, account, region and vault.
     pub daily: Vec<DailyRow>,
+    /// The duration histogram.
     pub durations: Vec<HistogramBin>,
+    /// The resources with most failures.
     pub top_resources: Vec<CountRow>,
+    /// The messages of most failures.
     pub top_messages: Vec<CountRow>,
+    /// Per destination vault (any order: the page sorts by failures).
     pub vaults: Vec<VaultRow>,
+    /// Per source account, most failures first.
+    pub accounts: Vec<AccountRow>,
+    /// The coverage ledger, stale targets first; `None` when the database
+    /// has no ledger.
+    pub coverage: Option<Vec<CoverageRow>>,
     /// The latest failures, newest first.
     pub failures: Vec<FailureRow>,
     /// How many failures there are in all.
     pub failures_total: i64,
+    /// Resources without a recent completed copy.
     pub stale: Vec<StaleRow>,
 }
 
@@ -56,14 +79,43 @@ pub fn describe_age(age: Duration) -> String {
     }
 }
 
-/// The colour of each state, in stacking order (bottom first).
-const STATES: [(&str, RGBColor); 5] = [
-    ("COMPLETED", RGBColor(46, 157, 91)),
-    ("PARTIAL", RGBColor(232, 163, 61)),
-    ("FAILED", RGBColor(214, 69, 69)),
-    ("RUNNING", RGBColor(59, 130, 196)),
-    ("CREATED", RGBColor(154, 165, 177)),
+/// The colour of each state a non-parent job can be in, in stacking order
+/// (bottom first), and the pattern that tells it without colour (none:
+/// solid). PARTIAL is a composite parent's state, and parents are not
+/// counted per day.
+const STATES: [(&str, RGBColor, &str); 4] = [
+    ("COMPLETED", RGBColor(46, 157, 91), ""),
+    ("FAILED", RGBColor(214, 69, 69), "hatched"),
+    ("RUNNING", RGBColor(59, 130, 196), "dotted"),
+    ("CREATED", RGBColor(154, 165, 177), "striped"),
 ];
+/// The SVG pattern of `pattern` over `color`, with id `state-PATTERN`.
+fn svg_pattern(pattern: &str, color: RGBColor) -> String {
+    let fill = format!("rgb({},{},{})", color.0, color.1, color.2);
+    let marks = match pattern {
+        "hatched" => {
+            "<path d=\"M-2,2 l4,-4 M0,8 l8,-8 M6,10 l4,-4\" stroke=\"#fff\" stroke-width=\"1.6\"/>"
+        }
+        "dotted" => "<circle cx=\"4\" cy=\"4\" r=\"1.4\" fill=\"#fff\"/>",
+        _ => "<path d=\"M0,2 h8 M0,6 h8\" stroke=\"#fff\" stroke-width=\"1.2\"/>",
+    };
+    format!(
+        "<pattern id=\"state-{pattern}\" width=\"8\" height=\"8\" patternUnits=\"userSpaceOnUse\">\
+         <rect width=\"8\" height=\"8\" fill=\"{fill}\"/>{marks}</pattern>"
+    )
+}
+
+/// The CSS background of a legend swatch: the same pattern as the bars.
+fn css_pattern(pattern: &str, color: RGBColor) -> String {
+    let fill = format!("rgb({},{},{})", color.0, color.1, color.2);
+    match pattern {
+        "hatched" => format!("repeating-linear-gradient(45deg,{fill} 0 3px,#fff 3px 4.5px)"),
+        "dotted" => format!("radial-gradient(#fff 30%,transparent 32%) 0 0/5px 5px,{fill}"),
+        "striped" => format!("repeating-linear-gradient(0deg,{fill} 0 3px,#fff 3px 4px)"),
+        _ => fill,
+    }
+}
+
 const INK: RGBColor = RGBColor(55, 65, 81);
 const GRID: RGBColor = RGBColor(229, 231, 235);
 const BLUE: RGBColor = RGBColor(59, 130, 196);
@@ -74,8 +126,33 @@ const DAY_MS: i64 = 86_400_000;
 /// Chart size in SVG pixels; the page scales it to its column.
 const WIDE: (u32, u32) = (720, 320);
 
+/// How many rows the page's tables show; the CLI reports have them all.
+pub const TABLE_ROWS: usize = 25;
+
+/// A chart's text alternative: a title and a description of its numbers.
+struct Alt {
+    title: &'static str,
+    desc: String,
+}
+
+/// Makes a chart an accessible image: `role="img"`, and `<title>` and
+/// `<desc>` as its first children, named by `aria-labelledby`.
+fn accessible(svg: String, id: &str, alt: &Alt, defs: &str) -> String {
+    let Some(open_end) = svg.find('>') else {
+        return svg;
+    };
+    let (open, rest) = svg.split_at(open_end);
+    format!(
+        "{open} role=\"img\" aria-labelledby=\"{id}-title {id}-desc\">\
+         <title id=\"{id}-title\">{}</title><desc id=\"{id}-desc\">{}</desc>{defs}{}",
+        esc(alt.title),
+        esc(&alt.desc),
+        &rest[1..]
+    )
+}
+
 /// Renders the page.
-pub fn render(data: &PageData) -> anyhow::Result<String> {
+pub fn render(data: &PageData) -> std::io::Result<String> {
     let days = per_day(&data.daily);
     let mut page = String::with_capacity(256 * 1024);
     page.push_str(HEAD);
@@ -89,6 +166,7 @@ pub fn render(data: &PageData) -> anyhow::Result<String> {
     );
 
     tiles(&mut page, data);
+    coverage_table(&mut page, data);
 
     page.push_str("<section class=\"grid\">");
     let legend = states_legend();
@@ -138,22 +216,19 @@ pub fn render(data: &PageData) -> anyhow::Result<String> {
         &mut page,
         "Top failing resources",
         "FAILED and PARTIAL jobs per resource (composite parents included).",
-        chart_or_empty(!data.top_resources.is_empty(), "No failures. ✓", || {
-            top_bars(&data.top_resources, RED)
-        })?,
+        top_table(&data.top_resources, "Resource", "red"),
         "",
     );
     figure(
         &mut page,
         "Top failure messages",
-        "FAILED and PARTIAL jobs per status message.",
-        chart_or_empty(!data.top_messages.is_empty(), "No failures. ✓", || {
-            top_bars(&data.top_messages, PURPLE)
-        })?,
+        "FAILED and PARTIAL jobs per status message, in full.",
+        top_table(&data.top_messages, "Message", "purple"),
         "",
     );
     page.push_str("</section>");
 
+    accounts_table(&mut page, &data.accounts);
     stale_table(&mut page, data);
     vaults_table(&mut page, &data.vaults);
     failures_table(&mut page, &data.failures, data.failures_total);
@@ -163,7 +238,7 @@ pub fn render(data: &PageData) -> anyhow::Result<String> {
          children of composite jobs), so that a composite copy is not counted twice; failures \
          include composite parents, since PARTIAL is a parent's state. Days are UTC. \
          The same numbers are available with <code>backup-audit report summary|daily|durations|\
-         vaults|failures|stale</code> and in the <code>report_*</code> views.</footer>",
+         vaults|accounts|failures|stale|coverage</code> and in the <code>report_*</code> views.</footer>",
     );
     page.push_str("</main></body></html>\n");
     Ok(page)
@@ -174,7 +249,7 @@ pub fn render(data: &PageData) -> anyhow::Result<String> {
 struct Day {
     label: String,
     by_state: BTreeMap<&'static str, i64>,
-    completed_bytes: i64,
+    completed_bytes: i128,
 }
 
 impl Day {
@@ -185,7 +260,7 @@ impl Day {
         self.by_state.values().sum()
     }
     fn finished(&self) -> i64 {
-        self.count("COMPLETED") + self.count("FAILED") + self.count("PARTIAL")
+        self.count("COMPLETED") + self.count("FAILED")
     }
 }
 
@@ -214,28 +289,27 @@ fn per_day(rows: &[DailyRow]) -> Vec<Day> {
         let day = &mut days[(i - first) as usize];
         for (state, n) in [
             ("COMPLETED", row.completed),
-            ("PARTIAL", row.partial),
             ("FAILED", row.failed),
             ("RUNNING", row.running),
             ("CREATED", row.created),
         ] {
             *day.by_state.entry(state).or_default() += n;
         }
-        day.completed_bytes += row.completed_bytes;
+        day.completed_bytes += row.completed_bytes.0;
     }
     days
 }
 
-fn svg_error(e: impl std::fmt::Display) -> anyhow::Error {
-    anyhow!("cannot draw a chart: {e}")
+fn svg_error(e: impl std::fmt::Display) -> std::io::Error {
+    std::io::Error::other(format!("cannot draw a chart: {e}"))
 }
 
 /// The chart, or a short note when there is nothing to draw.
 fn chart_or_empty(
     has_data: bool,
     note: &str,
-    draw: impl FnOnce() -> anyhow::Result<String>,
-) -> anyhow::Result<String> {
+    draw: impl FnOnce() -> std::io::Result<String>,
+) -> std::io::Result<String> {
     if has_data {
         draw()
     } else {
@@ -268,7 +342,7 @@ fn label_font<'a>() -> TextStyle<'a> {
     ("sans-serif", 17).into_font().color(&INK)
 }
 
-fn copies_per_day(days: &[Day]) -> anyhow::Result<String> {
+fn copies_per_day(days: &[Day]) -> std::io::Result<String> {
     let mut svg = String::new();
     {
         let root = SVGBackend::with_string(&mut svg, WIDE).into_drawing_area();
@@ -300,7 +374,7 @@ fn copies_per_day(days: &[Day]) -> anyhow::Result<String> {
             .map_err(svg_error)?;
         let mut base = vec![0i64; days.len()];
         let gap = bar_gap(days.len());
-        for (state, color) in STATES {
+        for (state, color, _) in STATES {
             let below = base.clone();
             let bars: Vec<(i32, i64)> = days
                 .iter()
@@ -328,7 +402,31 @@ fn copies_per_day(days: &[Day]) -> anyhow::Result<String> {
         }
         root.present().map_err(svg_error)?;
     }
-    Ok(inline_svg(svg))
+    let mut svg = inline_svg(svg);
+    let mut defs = String::from("<defs>");
+    for (_, color, pattern) in STATES.iter().filter(|s| !s.2.is_empty()) {
+        let solid = format!("fill=\"#{:02X}{:02X}{:02X}\"", color.0, color.1, color.2);
+        svg = svg.replace(&solid, &format!("fill=\"url(#state-{pattern})\""));
+        defs.push_str(&svg_pattern(pattern, *color));
+    }
+    defs.push_str("</defs>");
+    let desc = per_day_desc(days, |d| {
+        let counts: Vec<String> = STATES
+            .iter()
+            .filter(|(state, _, _)| d.count(state) > 0)
+            .map(|(state, _, _)| format!("{} {}", d.count(state), state.to_ascii_lowercase()))
+            .collect();
+        if counts.is_empty() {
+            "none".to_owned()
+        } else {
+            counts.join(", ")
+        }
+    });
+    let alt = Alt {
+        title: "Copies per day, by state",
+        desc,
+    };
+    Ok(accessible(svg, "chart-copies", &alt, &defs))
 }
 
 /// Pixels between bars: less when there are many.
@@ -355,8 +453,9 @@ fn nice_ceiling(n: i64) -> i64 {
 }
 
 /// The binary unit that suits `max` bytes, and its size.
-fn byte_unit(max: i64) -> (&'static str, f64) {
-    const UNITS: [(&str, f64); 6] = [
+fn byte_unit(max: i128) -> (&'static str, f64) {
+    const UNITS: [(&str, f64); 7] = [
+        ("EiB", 1152921504606846976.0),
         ("PiB", 1125899906842624.0),
         ("TiB", 1099511627776.0),
         ("GiB", 1073741824.0),
@@ -370,7 +469,7 @@ fn byte_unit(max: i64) -> (&'static str, f64) {
         .unwrap_or(("B", 1.0))
 }
 
-fn bytes_per_day(days: &[Day]) -> anyhow::Result<String> {
+fn bytes_per_day(days: &[Day]) -> std::io::Result<String> {
     let max = days.iter().map(|d| d.completed_bytes).max().unwrap_or(0);
     let (unit, size) = byte_unit(max);
     let top = (max as f64 / size * 1.1).max(1.0);
@@ -416,7 +515,11 @@ fn bytes_per_day(days: &[Day]) -> anyhow::Result<String> {
             .map_err(svg_error)?;
         root.present().map_err(svg_error)?;
     }
-    Ok(inline_svg(svg))
+    let alt = Alt {
+        title: "Data copied per day",
+        desc: per_day_desc(days, |d| human_bytes(d.completed_bytes)),
+    };
+    Ok(accessible(inline_svg(svg), "chart-bytes", &alt, ""))
 }
 
 /// `12`, `1.5`, `0.25`: axis numbers without trailing zeros.
@@ -425,7 +528,7 @@ fn trim_number(v: f64) -> String {
     text.trim_end_matches('0').trim_end_matches('.').to_owned()
 }
 
-fn failure_rate(days: &[Day]) -> anyhow::Result<String> {
+fn failure_rate(days: &[Day]) -> std::io::Result<String> {
     let mut svg = String::new();
     {
         let root = SVGBackend::with_string(&mut svg, WIDE).into_drawing_area();
@@ -498,10 +601,21 @@ fn failure_rate(days: &[Day]) -> anyhow::Result<String> {
             .map_err(svg_error)?;
         root.present().map_err(svg_error)?;
     }
-    Ok(inline_svg(svg))
+    let alt = Alt {
+        title: "Failure rate per day",
+        desc: per_day_desc(days, |d| match d.finished() {
+            0 => "no finished copy".to_owned(),
+            n => format!(
+                "{:.1}% ({} of {n})",
+                100.0 * d.count("FAILED") as f64 / n as f64,
+                d.count("FAILED")
+            ),
+        }),
+    };
+    Ok(accessible(inline_svg(svg), "chart-failure-rate", &alt, ""))
 }
 
-fn duration_histogram(bins: &[HistogramBin]) -> anyhow::Result<String> {
+fn duration_histogram(bins: &[HistogramBin]) -> std::io::Result<String> {
     let upper = bins.last().map_or(1.0, |b| b.upper_seconds);
     // Ticks in a unit that gives round numbers for this range.
     let (unit, size) = if upper < 180.0 {
@@ -551,91 +665,88 @@ fn duration_histogram(bins: &[HistogramBin]) -> anyhow::Result<String> {
             .map_err(svg_error)?;
         root.present().map_err(svg_error)?;
     }
-    Ok(inline_svg(svg))
-}
-
-/// Horizontal bars, largest on top, labels shortened to fit.
-fn top_bars(rows: &[CountRow], color: RGBColor) -> anyhow::Result<String> {
-    const LABEL_CHARS: usize = 40;
-    let height = 48 + 30 * rows.len() as u32;
-    let mut svg = String::new();
-    {
-        let root = SVGBackend::with_string(&mut svg, (WIDE.0, height.max(120))).into_drawing_area();
-        root.fill(&WHITE).map_err(svg_error)?;
-        let n = rows.len() as i32;
-        let top = rows.iter().map(|r| r.failures).max().unwrap_or(0).max(1);
-        let mut chart = ChartBuilder::on(&root)
-            .margin(14)
-            .margin_right(34)
-            .x_label_area_size(24)
-            .y_label_area_size(330)
-            .build_cartesian_2d(0i64..nice_ceiling(top), (0..n).into_segmented())
-            .map_err(svg_error)?;
-        // Row 0 (the most failures) is drawn at the top.
-        let at = |i: i32| n - 1 - i;
-        chart
-            .configure_mesh()
-            .disable_y_mesh()
-            .bold_line_style(GRID)
-            .light_line_style(WHITE)
-            .axis_style(GRID)
-            .label_style(label_font())
-            .y_labels(rows.len())
-            .y_label_formatter(&|v| match v {
-                SegmentValue::CenterOf(i) => usize::try_from(at(*i))
-                    .ok()
-                    .and_then(|i| rows.get(i))
-                    .map(|r| shorten_label(&r.label, LABEL_CHARS))
-                    .unwrap_or_default(),
-                _ => String::new(),
-            })
-            .x_labels(6)
-            .x_label_formatter(&|v| v.to_string())
-            .draw()
-            .map_err(svg_error)?;
-        chart
-            .draw_series(
-                Histogram::horizontal(&chart)
-                    .style(color.filled())
-                    .margin(4)
-                    .data(
-                        rows.iter()
-                            .enumerate()
-                            .map(|(i, r)| (at(i as i32), r.failures)),
-                    ),
+    let bars: Vec<String> = bins
+        .iter()
+        .filter(|b| b.copies > 0)
+        .map(|b| {
+            format!(
+                "{} to {} {unit}: {}",
+                trim_number(b.lower_seconds / size),
+                trim_number(b.upper_seconds / size),
+                b.copies
             )
-            .map_err(svg_error)?;
-        root.present().map_err(svg_error)?;
-    }
-    Ok(inline_svg(svg))
+        })
+        .collect();
+    let alt = Alt {
+        title: "How long completed copies took",
+        desc: format!("Completed copies by duration. {}.", bars.join("; ")),
+    };
+    Ok(accessible(inline_svg(svg), "chart-durations", &alt, ""))
 }
 
-/// Shortens a label to `max` characters, keeping its end (an ARN's resource
-/// id, a message's start is kept instead when it is prose).
-fn shorten_label(text: &str, max: usize) -> String {
-    let count = text.chars().count();
-    if count <= max {
-        return text.to_owned();
-    }
-    if text.starts_with("arn:") {
-        let tail: String = text.chars().skip(count - (max - 1)).collect();
-        format!("…{tail}")
+/// The days' values in words, for a chart's description: every day when
+/// there are few, else the first and last weeks.
+fn per_day_desc(days: &[Day], value: impl Fn(&Day) -> String) -> String {
+    let line = |d: &Day| format!("{}: {}", d.label, value(d));
+    let mut parts: Vec<String> = Vec::new();
+    if days.len() <= 31 {
+        parts.extend(days.iter().map(line));
     } else {
-        let head: String = text.chars().take(max - 1).collect();
-        format!("{head}…")
+        parts.extend(days[..7].iter().map(line));
+        parts.push(format!("… {} more days …", days.len() - 14));
+        parts.extend(days[days.len() - 7..].iter().map(line));
     }
+    match (days.first(), days.last()) {
+        (Some(first), Some(last)) => format!(
+            "UTC days from {} to {}. {}.",
+            first.label,
+            last.label,
+            parts.join("; ")
+        ),
+        _ => String::new(),
+    }
+}
+
+/// The rows with most failures as a table with a bar per row: the labels
+/// are shown in full (wrapped), so that two long messages that differ only
+/// at their end are never cut to the same text.
+fn top_table(rows: &[CountRow], heading: &str, color: &str) -> String {
+    if rows.is_empty() {
+        return "<p class=\"empty\">No failures. ✓</p>".to_owned();
+    }
+    let top = rows.iter().map(|r| r.failures).max().unwrap_or(1).max(1);
+    let mut out = format!(
+        "<table class=\"top\"><thead><tr><th>{}</th><th class=\"n\">Failures</th>\
+         <th class=\"barcell\"><span class=\"sr\">Share of the largest</span></th></tr></thead><tbody>",
+        esc(heading)
+    );
+    for row in rows {
+        let _ = write!(
+            out,
+            "<tr><td class=\"wrap\">{}</td><td class=\"n\">{}</td><td class=\"barcell\">\
+             <span class=\"bar {color}\" style=\"width:{:.0}%\"></span></td></tr>",
+            esc(&row.label),
+            row.failures,
+            100.0 * row.failures as f64 / top as f64
+        );
+    }
+    out.push_str("</tbody></table>");
+    out
 }
 
 fn states_legend() -> String {
     let mut out = String::from("<ul class=\"legend\">");
-    for (state, color) in STATES {
+    for (state, color, pattern) in STATES {
         let _ = write!(
             out,
-            "<li><span style=\"background:rgb({},{},{})\"></span>{}</li>",
-            color.0,
-            color.1,
-            color.2,
-            state.to_ascii_lowercase()
+            "<li><span style=\"background:{}\"></span>{}{}</li>",
+            css_pattern(pattern, color),
+            state.to_ascii_lowercase(),
+            if pattern.is_empty() {
+                String::new()
+            } else {
+                format!(" ({pattern})")
+            }
         );
     }
     out.push_str("</ul>");
@@ -657,11 +768,12 @@ fn tiles(page: &mut String, data: &PageData) {
         data.summary
             .iter()
             .filter(|r| r.state.as_deref() == Some(state))
-            .map(|r| (r.jobs, r.bytes))
-            .fold((0, 0), |a, b| (a.0 + b.0, a.1 + b.1))
+            .map(|r| (r.jobs, r.bytes.0))
+            .fold((0i64, 0i128), |a, b| (a.0 + b.0, a.1 + b.1))
     };
     let (completed, completed_bytes) = in_state("COMPLETED");
-    let failed = in_state("FAILED").0 + in_state("PARTIAL").0;
+    // Non-parent jobs: PARTIAL is a parent's state and cannot occur here.
+    let failed = in_state("FAILED").0;
     let finished = completed + failed;
     let rate = if finished > 0 {
         format!("{:.1}%", 100.0 * failed as f64 / finished as f64)
@@ -688,7 +800,7 @@ fn tiles(page: &mut String, data: &PageData) {
         page,
         if failed > 0 { "bad" } else { "" },
         failed.to_string(),
-        "failed or partial",
+        "failed",
     );
     tile(
         page,
@@ -706,11 +818,106 @@ fn tiles(page: &mut String, data: &PageData) {
             data.older_than
         ),
     );
+    if let Some(coverage) = &data.coverage {
+        let stale = coverage.iter().filter(|c| c.stale).count();
+        tile(
+            page,
+            if stale == 0 { "ok" } else { "warn" },
+            format!("{stale} of {}", coverage.len()),
+            &format!("targets not covered in the last {}", data.stale_after),
+        );
+    }
     page.push_str("</section>");
 }
 
-/// How many rows the page's tables show; the CLI reports have them all.
-pub const TABLE_ROWS: usize = 25;
+/// The coverage ledger: through when each target's record is complete, and
+/// how its last run went; stale targets first, marked in words.
+fn coverage_table(page: &mut String, data: &PageData) {
+    let _ = write!(
+        page,
+        "<section id=\"coverage\"><h2>Coverage and freshness</h2><p class=\"note\">Every copy job \
+         of a target up to <em>covered through</em> is recorded. A target is <strong>stale</strong> \
+         when that is more than {} ago or never.</p>",
+        esc(&data.stale_after)
+    );
+    let Some(rows) = &data.coverage else {
+        page.push_str(
+            "<p class=\"empty\">This database has no coverage ledger yet: run \
+             <code>backup-audit migrate</code>, then <code>ingest</code>.</p></section>",
+        );
+        return;
+    };
+    if rows.is_empty() {
+        page.push_str(
+            "<p class=\"empty\">No target has been ingested yet (imports are not listings, \
+             so they cover nothing).</p></section>",
+        );
+        return;
+    }
+    page.push_str(
+        "<table><thead><tr><th>Account</th><th>Region</th><th>Covered through</th>\
+         <th>Freshness</th><th>Last run</th><th>Last run status</th><th>Last error</th>\
+         </tr></thead><tbody>",
+    );
+    for row in rows {
+        let _ = write!(
+            page,
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td>\
+             <td class=\"msg\">{}</td></tr>",
+            esc(&row.account_id),
+            esc(&row.region),
+            row.covered_through
+                .map_or_else(|| "<span class=\"bad\">never</span>".to_owned(), when),
+            if row.stale {
+                "<span class=\"pill stale\">⚠ stale</span>"
+            } else {
+                "<span class=\"pill fresh\">✓ fresh</span>"
+            },
+            row.last_run_at.map_or_else(|| "–".to_owned(), when),
+            esc(row.last_run_status.as_deref().unwrap_or("–")),
+            esc(row.last_error.as_deref().unwrap_or("")),
+        );
+    }
+    page.push_str("</tbody></table></section>");
+}
+
+/// Failures by source account, most first.
+fn accounts_table(page: &mut String, accounts: &[AccountRow]) {
+    page.push_str("<section><h2>Failures by account</h2>");
+    if accounts.is_empty() {
+        page.push_str("<p class=\"empty\">No copy jobs in this period.</p></section>");
+        return;
+    }
+    page.push_str(
+        "<table><thead><tr><th>Account</th><th class=\"n\">Regions</th><th class=\"n\">Jobs</th>\
+         <th class=\"n\">Completed</th><th class=\"n\">Failed</th><th class=\"n\">Failure rate</th>\
+         <th class=\"n\">Open</th><th class=\"n\">Failed or partial composites</th>\
+         <th class=\"n\">Copied</th><th>Last completed copy</th></tr></thead><tbody>",
+    );
+    for a in accounts.iter().take(TABLE_ROWS) {
+        let _ = write!(
+            page,
+            "<tr><td>{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td>\
+             <td class=\"n{}\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td>\
+             <td class=\"n\">{}</td><td class=\"n\">{}</td><td>{}</td></tr>",
+            esc(&a.account_id),
+            a.regions,
+            a.jobs,
+            a.completed,
+            if a.failed > 0 { " bad" } else { "" },
+            a.failed,
+            a.failure_percent
+                .map_or_else(|| "–".to_owned(), |p| format!("{p:.1}%")),
+            a.open,
+            a.failed_parents,
+            human_bytes(a.completed_bytes.0),
+            a.last_completed_at.map_or_else(|| "–".to_owned(), when),
+        );
+    }
+    page.push_str("</tbody></table>");
+    more(page, accounts.len(), "backup-audit report accounts");
+    page.push_str("</section>");
+}
 
 fn stale_table(page: &mut String, data: &PageData) {
     let _ = write!(
@@ -752,15 +959,23 @@ fn stale_table(page: &mut String, data: &PageData) {
     page.push_str("</section>");
 }
 
+/// Destination vaults, most failures first (then most jobs).
 fn vaults_table(page: &mut String, vaults: &[VaultRow]) {
-    page.push_str("<section><h2>Destination vaults</h2>");
+    page.push_str("<section><h2>Destination vaults, by failures</h2>");
+    let mut vaults: Vec<&VaultRow> = vaults.iter().collect();
+    vaults.sort_by(|a, b| {
+        (b.failed, b.jobs).cmp(&(a.failed, a.jobs)).then_with(|| {
+            a.destination_backup_vault_arn
+                .cmp(&b.destination_backup_vault_arn)
+        })
+    });
     if vaults.is_empty() {
         page.push_str("<p class=\"empty\">No copy jobs in this period.</p></section>");
         return;
     }
     page.push_str(
         "<table><thead><tr><th>Vault</th><th>Account</th><th>Region</th><th class=\"n\">Jobs</th>\
-         <th class=\"n\">Completed</th><th class=\"n\">Failed</th><th class=\"n\">Partial</th>\
+         <th class=\"n\">Completed</th><th class=\"n\">Failed</th>\
          <th class=\"n\">Resources</th><th class=\"n\">Copied</th><th>Last completed copy</th>\
          </tr></thead><tbody>",
     );
@@ -773,7 +988,7 @@ fn vaults_table(page: &mut String, vaults: &[VaultRow]) {
         let _ = write!(
             page,
             "<tr><td title=\"{}\">{}</td><td>{}</td><td>{}</td><td class=\"n\">{}</td>\
-             <td class=\"n\">{}</td><td class=\"n{}\">{}</td><td class=\"n\">{}</td>\
+             <td class=\"n\">{}</td><td class=\"n{}\">{}</td>\
              <td class=\"n\">{}</td><td class=\"n\">{}</td><td>{}</td></tr>",
             esc(arn),
             esc(name),
@@ -783,9 +998,8 @@ fn vaults_table(page: &mut String, vaults: &[VaultRow]) {
             v.completed,
             if v.failed > 0 { " bad" } else { "" },
             v.failed,
-            v.partial,
             v.resources,
-            human_bytes(v.completed_bytes),
+            human_bytes(v.completed_bytes.0),
             v.last_completed_at.map_or_else(|| "–".to_owned(), when),
         );
     }
@@ -848,7 +1062,7 @@ fn more(page: &mut String, total: usize, command: &str) {
 }
 
 /// An instant for people, to the minute (UTC); the exact one on hover.
-fn when(t: Timestamp) -> String {
+fn when(t: Time) -> String {
     let full = t.to_string();
     format!(
         "<span title=\"{full}\">{} {}</span>",
@@ -904,7 +1118,7 @@ main { max-width:1500px; margin:0 auto; padding:28px 32px 40px; }
 header h1 { margin:0; font-size:26px; font-weight:650; letter-spacing:-0.01em; }
 header p { margin:4px 0 0; color:var(--muted); }
 header .scope { color:var(--ink); font-weight:500; }
-.tiles { display:grid; grid-template-columns:repeat(6, minmax(0, 1fr)); gap:14px; margin:22px 0; }
+.tiles { display:grid; grid-template-columns:repeat(auto-fit, minmax(150px, 1fr)); gap:14px; margin:22px 0; }
 .tile { background:#fff; border:1px solid var(--line); border-radius:10px; padding:14px 16px; }
 .tile strong { display:block; font-size:26px; font-weight:650; font-variant-numeric:tabular-nums; }
 .tile span { color:var(--muted); font-size:13px; }
@@ -929,6 +1143,12 @@ td.msg { max-width:420px; white-space:normal; } td.id { font-family:ui-monospace
 td.bad, td .bad { color:var(--bad); font-weight:600; }
 .pill { display:inline-block; padding:1px 8px; border-radius:999px; font-size:12px; font-weight:600; }
 .pill.failed { background:#fde8e8; color:var(--bad); } .pill.partial { background:#fdf1dc; color:#9a5b00; }
+.pill.stale { background:#fdf1dc; color:#9a5b00; } .pill.fresh { background:#e3f4ea; color:#1d6b3e; }
+.note { color:var(--muted); margin:0 0 8px; }
+table.top td.barcell, table.top th.barcell { width:30%; }
+.bar { display:block; height:12px; border-radius:2px; min-width:2px; }
+.bar.red { background:repeating-linear-gradient(45deg,#d64545 0 3px,#e98b8b 3px 4.5px); } .bar.purple { background:#7c5cc4; }
+.sr { position:absolute; width:1px; height:1px; overflow:hidden; clip:rect(0 0 0 0); }
 .more { color:var(--muted); margin:8px 0 0; }
 code { font-family:ui-monospace, "SFMono-Regular", Menlo, Consolas, monospace; font-size:12px; background:#eef0f3; padding:1px 5px; border-radius:4px; }
 footer { margin-top:28px; color:var(--muted); font-size:12px; max-width:900px; }
@@ -939,6 +1159,7 @@ footer { margin-top:28px; color:var(--muted); font-size:12px; max-width:900px; }
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::values::Bytes;
 
     #[test]
     fn axis_helpers() {
@@ -956,14 +1177,40 @@ mod tests {
             esc("<a href=\"x\">&'"),
             "&lt;a href=&quot;x&quot;&gt;&amp;&#39;"
         );
+    }
+
+    #[test]
+    fn charts_are_images_with_a_text_alternative() {
+        let svg = "<svg width=\"10\" height=\"10\"><rect/></svg>".to_owned();
+        let alt = Alt {
+            title: "Copies",
+            desc: "2026-03-01: 1 <b>".into(),
+        };
         assert_eq!(
-            shorten_label("arn:aws:ec2:eu-west-1:1:volume/vol-1", 12),
-            "…olume/vol-1"
+            accessible(svg, "c", &alt, "<defs></defs>"),
+            "<svg width=\"10\" height=\"10\" role=\"img\" aria-labelledby=\"c-title c-desc\">\
+             <title id=\"c-title\">Copies</title><desc id=\"c-desc\">2026-03-01: 1 &lt;b&gt;</desc>\
+             <defs></defs><rect/></svg>"
         );
-        assert_eq!(
-            shorten_label("Access denied to the vault", 10),
-            "Access de…"
-        );
+        assert!(svg_pattern("hatched", RED).contains("id=\"state-hatched\""));
+    }
+
+    #[test]
+    fn top_tables_show_labels_whole() {
+        let prefix = "The destination vault's access policy does not allow copies: ";
+        let rows = [
+            CountRow {
+                label: format!("{prefix}dr-0"),
+                failures: 4,
+            },
+            CountRow {
+                label: format!("{prefix}dr-9"),
+                failures: 2,
+            },
+        ];
+        let table = top_table(&rows, "Message", "purple");
+        assert!(table.contains(&esc(&rows[0].label)) && table.contains(&esc(&rows[1].label)));
+        assert!(table.contains("width:100%") && table.contains("width:50%"));
     }
 
     #[test]
@@ -978,9 +1225,8 @@ mod tests {
             running: 0,
             completed,
             failed: 0,
-            partial: 0,
-            bytes: 0,
-            completed_bytes: 10,
+            bytes: Bytes(0),
+            completed_bytes: Bytes(10),
             median_seconds: None,
             p95_seconds: None,
         };

@@ -1,28 +1,29 @@
-//! The queries behind `backup-audit report`: typed rows read from the current
-//! state (`copy_jobs`) and the views of `migrations/0002_report_views.sql`.
+//! The report queries: typed rows read from the current state (`copy_jobs`)
+//! and the views of `migrations/0002_report_views.sql` (and later ones).
 //!
-//! The rules are those of the views (see the migration): counts, bytes and
+//! The rules are those of the views (see the migrations): counts, bytes and
 //! durations are of non-parent jobs (standalone jobs and the children of
 //! composite jobs), so that a composite copy is not counted twice; failures
 //! list parents too, since PARTIAL is a parent's state. A duration is
 //! `completion_date - creation_date` of a COMPLETED job, in seconds. Days are
-//! UTC dates of `creation_date`.
+//! UTC dates of `creation_date`. Byte sums are `numeric` in SQL and
+//! [`Bytes`] (an `i128`) here: they never overflow.
 //!
 //! Every query takes a [`ReportFilter`] whose fields are bound as parameters
 //! (`$1::timestamptz IS NULL OR ...`), never spliced into the SQL. An empty
 //! database gives empty reports.
 //!
-//! Rows are plain data. [`ReportRow`] lists a row's columns and values as
-//! [`Cell`]s in one order, so that every output format (table, CSV, JSON, the
-//! HTML page) shows the same columns with the same names.
+//! A row type is one struct with `#[derive(sqlx::FromRow, Serialize)]`: its
+//! fields are the query's column names, the CSV header and the JSON keys.
 
+use backup_ingest::{DbTime, StoreError};
+use serde::Serialize;
+use sqlx::postgres::{PgArguments, PgPool};
+use sqlx::query::QueryAs;
+use sqlx::{FromRow, Postgres};
+
+use crate::values::{Bytes, Time};
 use backup_model::Timestamp;
-use sqlx::postgres::PgRow;
-use sqlx::Row as _;
-
-use crate::error::StoreError;
-use crate::rows::DbTime;
-use crate::store::Store;
 
 /// Which jobs a report covers. `None` fields do not filter.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -37,72 +38,28 @@ pub struct ReportFilter {
     pub region: Option<String>,
 }
 
-/// One value of a report row.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Cell {
-    /// No value (SQL NULL).
-    Null,
-    /// Text.
-    Text(String),
-    /// A whole number: a count, bytes.
-    Int(i64),
-    /// A number with a fraction: seconds, percentages.
-    Float(f64),
-    /// True or false.
-    Bool(bool),
-    /// An instant, written as RFC 3339 UTC with milliseconds.
-    Time(Timestamp),
-}
-
-impl Cell {
-    fn text(value: Option<String>) -> Cell {
-        value.map_or(Cell::Null, Cell::Text)
-    }
-
-    fn time(value: Option<Timestamp>) -> Cell {
-        value.map_or(Cell::Null, Cell::Time)
-    }
-
-    fn float(value: Option<f64>) -> Cell {
-        value.map_or(Cell::Null, Cell::Float)
-    }
-}
-
-/// A row of a report: its column names (snake_case, fixed) and its values in
-/// the same order.
-pub trait ReportRow {
-    /// The column names.
-    const COLUMNS: &'static [&'static str];
-
-    /// The values, one per column.
-    fn cells(&self) -> Vec<Cell>;
+/// A report row: printable in every format.
+pub trait Row: Serialize + Default {
+    /// The columns a table shows when none are asked for: those people read
+    /// first. Empty: all of them.
+    const TABLE_COLUMNS: &'static [&'static str] = &[];
 }
 
 /// `summary`: the jobs in one state.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, FromRow, Serialize)]
 pub struct SummaryRow {
     /// The state (`COMPLETED`, `FAILED`, ...); `None` for jobs without one.
     pub state: Option<String>,
     /// How many non-parent jobs are in it.
     pub jobs: i64,
     /// The sum of their BackupSizeInBytes.
-    pub bytes: i64,
+    pub bytes: Bytes,
 }
 
-impl ReportRow for SummaryRow {
-    const COLUMNS: &'static [&'static str] = &["state", "jobs", "bytes"];
-
-    fn cells(&self) -> Vec<Cell> {
-        vec![
-            Cell::text(self.state.clone()),
-            Cell::Int(self.jobs),
-            Cell::Int(self.bytes),
-        ]
-    }
-}
+impl Row for SummaryRow {}
 
 /// `failures`: one FAILED or PARTIAL job (parents included).
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, FromRow, Serialize)]
 pub struct FailureRow {
     /// The job's id.
     pub copy_job_id: String,
@@ -127,57 +84,32 @@ pub struct FailureRow {
     /// The vault copied to.
     pub destination_backup_vault_arn: Option<String>,
     /// When the job was created.
-    pub creation_date: Option<Timestamp>,
+    pub creation_date: Option<Time>,
     /// When it ended.
-    pub completion_date: Option<Timestamp>,
+    pub completion_date: Option<Time>,
     /// Whether it is a composite (parent) job.
     pub is_parent: bool,
     /// For a child, its parent's id.
     pub parent_job_id: Option<String>,
 }
 
-impl ReportRow for FailureRow {
-    const COLUMNS: &'static [&'static str] = &[
-        "copy_job_id",
+impl Row for FailureRow {
+    const TABLE_COLUMNS: &'static [&'static str] = &[
+        "creation_date",
         "account_id",
         "region",
+        "resource_name",
+        "resource_type",
         "state",
         "message_category",
         "status_message",
-        "resource_arn",
-        "resource_name",
-        "resource_type",
-        "source_backup_vault_arn",
-        "destination_backup_vault_arn",
-        "creation_date",
-        "completion_date",
-        "is_parent",
-        "parent_job_id",
     ];
-
-    fn cells(&self) -> Vec<Cell> {
-        vec![
-            Cell::Text(self.copy_job_id.clone()),
-            Cell::Text(self.account_id.clone()),
-            Cell::Text(self.region.clone()),
-            Cell::Text(self.state.clone()),
-            Cell::text(self.message_category.clone()),
-            Cell::text(self.status_message.clone()),
-            Cell::text(self.resource_arn.clone()),
-            Cell::text(self.resource_name.clone()),
-            Cell::text(self.resource_type.clone()),
-            Cell::text(self.source_backup_vault_arn.clone()),
-            Cell::text(self.destination_backup_vault_arn.clone()),
-            Cell::time(self.creation_date),
-            Cell::time(self.completion_date),
-            Cell::Bool(self.is_parent),
-            Cell::text(self.parent_job_id.clone()),
-        ]
-    }
 }
 
-/// `daily`: the copies of one UTC day, account, region and destination vault.
-#[derive(Debug, Clone, PartialEq)]
+/// `daily`: the copies of one UTC day, account, region and destination
+/// vault. (No `partial` column: PARTIAL is a parent's state, and parents are
+/// not counted here.)
+#[derive(Debug, Clone, Default, PartialEq, FromRow, Serialize)]
 pub struct DailyRow {
     /// The UTC date of creation, `YYYY-MM-DD`.
     pub day: String,
@@ -197,58 +129,32 @@ pub struct DailyRow {
     pub completed: i64,
     /// FAILED.
     pub failed: i64,
-    /// PARTIAL.
-    pub partial: i64,
     /// BackupSizeInBytes of all of them.
-    pub bytes: i64,
+    pub bytes: Bytes,
     /// BackupSizeInBytes of the COMPLETED ones.
-    pub completed_bytes: i64,
+    pub completed_bytes: Bytes,
     /// The median duration of the COMPLETED ones, in seconds.
     pub median_seconds: Option<f64>,
     /// Their 95th-percentile duration (interpolated, as `percentile_cont`).
     pub p95_seconds: Option<f64>,
 }
 
-impl ReportRow for DailyRow {
-    const COLUMNS: &'static [&'static str] = &[
+impl Row for DailyRow {
+    const TABLE_COLUMNS: &'static [&'static str] = &[
         "day",
         "account_id",
         "region",
         "destination_backup_vault_arn",
         "jobs",
-        "created",
-        "running",
         "completed",
         "failed",
-        "partial",
-        "bytes",
         "completed_bytes",
         "median_seconds",
-        "p95_seconds",
     ];
-
-    fn cells(&self) -> Vec<Cell> {
-        vec![
-            Cell::Text(self.day.clone()),
-            Cell::Text(self.account_id.clone()),
-            Cell::Text(self.region.clone()),
-            Cell::text(self.destination_backup_vault_arn.clone()),
-            Cell::Int(self.jobs),
-            Cell::Int(self.created),
-            Cell::Int(self.running),
-            Cell::Int(self.completed),
-            Cell::Int(self.failed),
-            Cell::Int(self.partial),
-            Cell::Int(self.bytes),
-            Cell::Int(self.completed_bytes),
-            Cell::float(self.median_seconds),
-            Cell::float(self.p95_seconds),
-        ]
-    }
 }
 
 /// `durations`: how long COMPLETED copies of one resource type took.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, FromRow, Serialize)]
 pub struct DurationRow {
     /// The resource type; `None` for jobs without one.
     pub resource_type: Option<String>,
@@ -265,37 +171,14 @@ pub struct DurationRow {
     /// The mean.
     pub mean_seconds: f64,
     /// BackupSizeInBytes of these copies.
-    pub bytes: i64,
+    pub bytes: Bytes,
 }
 
-impl ReportRow for DurationRow {
-    const COLUMNS: &'static [&'static str] = &[
-        "resource_type",
-        "copies",
-        "min_seconds",
-        "median_seconds",
-        "p95_seconds",
-        "max_seconds",
-        "mean_seconds",
-        "bytes",
-    ];
+impl Row for DurationRow {}
 
-    fn cells(&self) -> Vec<Cell> {
-        vec![
-            Cell::text(self.resource_type.clone()),
-            Cell::Int(self.copies),
-            Cell::Float(self.min_seconds),
-            Cell::Float(self.median_seconds),
-            Cell::Float(self.p95_seconds),
-            Cell::Float(self.max_seconds),
-            Cell::Float(self.mean_seconds),
-            Cell::Int(self.bytes),
-        ]
-    }
-}
-
-/// `vaults`: the copies into one destination vault.
-#[derive(Debug, Clone, PartialEq)]
+/// `vaults`: the copies into one destination vault (non-parent jobs, so no
+/// `partial` column).
+#[derive(Debug, Clone, Default, PartialEq, FromRow, Serialize)]
 pub struct VaultRow {
     /// The destination vault; `None` for jobs without one.
     pub destination_backup_vault_arn: Option<String>,
@@ -309,53 +192,71 @@ pub struct VaultRow {
     pub completed: i64,
     /// FAILED.
     pub failed: i64,
-    /// PARTIAL.
-    pub partial: i64,
     /// Distinct resources copied into it.
     pub resources: i64,
     /// BackupSizeInBytes of all of them.
-    pub bytes: i64,
+    pub bytes: Bytes,
     /// BackupSizeInBytes of the COMPLETED ones.
-    pub completed_bytes: i64,
+    pub completed_bytes: Bytes,
     /// When the last COMPLETED copy into it ended.
-    pub last_completed_at: Option<Timestamp>,
+    pub last_completed_at: Option<Time>,
 }
 
-impl ReportRow for VaultRow {
-    const COLUMNS: &'static [&'static str] = &[
+impl Row for VaultRow {
+    const TABLE_COLUMNS: &'static [&'static str] = &[
         "destination_backup_vault_arn",
-        "destination_account_id",
-        "destination_region",
         "jobs",
         "completed",
         "failed",
-        "partial",
         "resources",
-        "bytes",
         "completed_bytes",
         "last_completed_at",
     ];
+}
 
-    fn cells(&self) -> Vec<Cell> {
-        vec![
-            Cell::text(self.destination_backup_vault_arn.clone()),
-            Cell::text(self.destination_account_id.clone()),
-            Cell::text(self.destination_region.clone()),
-            Cell::Int(self.jobs),
-            Cell::Int(self.completed),
-            Cell::Int(self.failed),
-            Cell::Int(self.partial),
-            Cell::Int(self.resources),
-            Cell::Int(self.bytes),
-            Cell::Int(self.completed_bytes),
-            Cell::time(self.last_completed_at),
-        ]
-    }
+/// `accounts`: the copies of one source account (the key's account),
+/// most failures first.
+#[derive(Debug, Clone, Default, PartialEq, FromRow, Serialize)]
+pub struct AccountRow {
+    /// The account.
+    pub account_id: String,
+    /// Regions with copy jobs.
+    pub regions: i64,
+    /// Non-parent jobs.
+    pub jobs: i64,
+    /// Of which COMPLETED.
+    pub completed: i64,
+    /// FAILED.
+    pub failed: i64,
+    /// CREATED or RUNNING.
+    pub open: i64,
+    /// FAILED and PARTIAL composite (parent) jobs: a parent is PARTIAL when
+    /// some of its children failed.
+    pub failed_parents: i64,
+    /// FAILED among finished (COMPLETED or FAILED) jobs, in percent.
+    pub failure_percent: Option<f64>,
+    /// BackupSizeInBytes of the COMPLETED ones.
+    pub completed_bytes: Bytes,
+    /// When its last COMPLETED copy ended.
+    pub last_completed_at: Option<Time>,
+}
+
+impl Row for AccountRow {
+    const TABLE_COLUMNS: &'static [&'static str] = &[
+        "account_id",
+        "jobs",
+        "completed",
+        "failed",
+        "failure_percent",
+        "open",
+        "completed_bytes",
+        "last_completed_at",
+    ];
 }
 
 /// `stale`: a resource whose last COMPLETED copy is older than the cutoff, or
 /// that never had one.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, FromRow, Serialize)]
 pub struct StaleRow {
     /// The key's account.
     pub account_id: String,
@@ -368,11 +269,11 @@ pub struct StaleRow {
     /// Its name, from its latest job.
     pub resource_name: Option<String>,
     /// When its last COMPLETED copy ended; `None`: never.
-    pub last_completed_at: Option<Timestamp>,
+    pub last_completed_at: Option<Time>,
     /// That copy's job.
     pub last_completed_copy_job_id: Option<String>,
     /// When its latest copy job was created.
-    pub last_attempt_at: Option<Timestamp>,
+    pub last_attempt_at: Option<Time>,
     /// That job's state.
     pub last_attempt_state: Option<String>,
     /// All its copy jobs.
@@ -381,41 +282,45 @@ pub struct StaleRow {
     pub failed_copies: i64,
 }
 
-impl ReportRow for StaleRow {
-    const COLUMNS: &'static [&'static str] = &[
+impl Row for StaleRow {
+    const TABLE_COLUMNS: &'static [&'static str] = &[
         "account_id",
         "region",
         "resource_arn",
         "resource_type",
-        "resource_name",
         "last_completed_at",
-        "last_completed_copy_job_id",
-        "last_attempt_at",
         "last_attempt_state",
-        "copies",
         "failed_copies",
     ];
-
-    fn cells(&self) -> Vec<Cell> {
-        vec![
-            Cell::Text(self.account_id.clone()),
-            Cell::Text(self.region.clone()),
-            Cell::Text(self.resource_arn.clone()),
-            Cell::text(self.resource_type.clone()),
-            Cell::text(self.resource_name.clone()),
-            Cell::time(self.last_completed_at),
-            Cell::text(self.last_completed_copy_job_id.clone()),
-            Cell::time(self.last_attempt_at),
-            Cell::text(self.last_attempt_state.clone()),
-            Cell::Int(self.copies),
-            Cell::Int(self.failed_copies),
-        ]
-    }
 }
+
+/// `coverage`: how far the record of one target (account, region) is
+/// complete, from the coverage ledger (view `report_coverage`).
+#[derive(Debug, Clone, Default, PartialEq, FromRow, Serialize)]
+pub struct CoverageRow {
+    /// The target's account.
+    pub account_id: String,
+    /// The target's region.
+    pub region: String,
+    /// Every copy job of the target up to this instant is recorded; `None`:
+    /// no run of the target ever completed.
+    pub covered_through: Option<Time>,
+    /// When its last run started.
+    pub last_run_at: Option<Time>,
+    /// How that run ended (`succeeded`, `failed`, `running`, ...).
+    pub last_run_status: Option<String>,
+    /// That run's error, if any.
+    pub last_error: Option<String>,
+    /// True when `covered_through` is missing or older than the staleness
+    /// limit (`--stale-after`, 24 hours by default).
+    pub stale: bool,
+}
+
+impl Row for CoverageRow {}
 
 /// A bar of the duration histogram: COMPLETED copies whose duration is in
 /// `[lower_seconds, upper_seconds)` (the last bar includes its upper bound).
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct HistogramBin {
     /// The lower bound, in seconds.
     pub lower_seconds: f64,
@@ -426,24 +331,12 @@ pub struct HistogramBin {
 }
 
 /// A label and how often it occurs: the top failing resources and messages.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, FromRow, Serialize)]
 pub struct CountRow {
-    /// What is counted (a resource ARN, a status message).
+    /// What is counted (a resource, a status message), in full.
     pub label: String,
     /// How many FAILED or PARTIAL jobs.
     pub failures: i64,
-}
-
-/// The filter's parameters, in the order `$1..$4` of [`FILTER`].
-fn bind_filter<'q>(
-    query: sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments>,
-    filter: &'q ReportFilter,
-) -> sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments> {
-    query
-        .bind(filter.since.map(DbTime))
-        .bind(filter.until.map(DbTime))
-        .bind(filter.account_id.as_deref())
-        .bind(filter.region.as_deref())
 }
 
 /// The conditions of a [`ReportFilter`] on `copy_jobs` (alias-free), `$1..$4`.
@@ -452,130 +345,102 @@ const FILTER: &str = "($1::timestamptz IS NULL OR creation_date >= $1::timestamp
     AND ($3::text IS NULL OR account_id = $3::text)
     AND ($4::text IS NULL OR region = $4::text)";
 
-async fn fetch(
-    store: &Store,
+type Query<'q, R> = QueryAs<'q, Postgres, R, PgArguments>;
+
+/// `sql` with the filter's parameters bound as `$1..$4` (see [`FILTER`]).
+fn filtered<'q, R>(sql: &'q str, filter: &'q ReportFilter) -> Query<'q, R>
+where
+    R: for<'r> FromRow<'r, sqlx::postgres::PgRow>,
+{
+    sqlx::query_as(sql)
+        .bind(filter.since.map(DbTime))
+        .bind(filter.until.map(DbTime))
+        .bind(filter.account_id.as_deref())
+        .bind(filter.region.as_deref())
+}
+
+fn db(context: &'static str) -> impl FnOnce(sqlx::Error) -> StoreError {
+    move |source| StoreError::Database { context, source }
+}
+
+async fn all<R>(
+    pool: &PgPool,
     context: &'static str,
     sql: &str,
     filter: &ReportFilter,
-) -> Result<Vec<PgRow>, StoreError> {
-    bind_filter(sqlx::query(sql), filter)
-        .fetch_all(store.pool())
-        .await
-        .map_err(StoreError::db(context))
-}
-
-fn get<'r, T>(row: &'r PgRow, column: &str, context: &'static str) -> Result<T, StoreError>
+) -> Result<Vec<R>, StoreError>
 where
-    T: sqlx::Decode<'r, sqlx::Postgres> + sqlx::Type<sqlx::Postgres>,
+    R: for<'r> FromRow<'r, sqlx::postgres::PgRow> + Send + Unpin,
 {
-    row.try_get(column).map_err(StoreError::db(context))
-}
-
-fn time(row: &PgRow, column: &str, context: &'static str) -> Result<Option<Timestamp>, StoreError> {
-    Ok(get::<Option<DbTime>>(row, column, context)?.map(|t| t.0))
+    filtered(sql, filter)
+        .fetch_all(pool)
+        .await
+        .map_err(db(context))
 }
 
 /// One row per state: non-parent jobs and their bytes.
-pub async fn summary(store: &Store, filter: &ReportFilter) -> Result<Vec<SummaryRow>, StoreError> {
-    let context = "reading the summary report";
+pub async fn summary(pool: &PgPool, filter: &ReportFilter) -> Result<Vec<SummaryRow>, StoreError> {
     let sql = format!(
-        "SELECT state, count(*) AS jobs, coalesce(sum(backup_size_in_bytes), 0)::bigint AS bytes
+        "SELECT state, count(*) AS jobs, coalesce(sum(backup_size_in_bytes), 0) AS bytes
          FROM copy_jobs
          WHERE is_parent IS NOT TRUE AND {FILTER}
          GROUP BY state
          ORDER BY state COLLATE \"C\" NULLS LAST"
     );
-    fetch(store, context, &sql, filter)
-        .await?
-        .iter()
-        .map(|row| {
-            Ok(SummaryRow {
-                state: get(row, "state", context)?,
-                jobs: get(row, "jobs", context)?,
-                bytes: get(row, "bytes", context)?,
-            })
-        })
-        .collect()
-}
-
-/// The columns of [`FailureRow`], as `report_failures` names them.
-const FAILURE_COLUMNS: &str = "copy_job_id, account_id, region, state, message_category,
-    status_message, resource_arn, resource_name, resource_type, source_backup_vault_arn,
-    destination_backup_vault_arn, creation_date, completion_date, is_parent, parent_job_id";
-
-fn failure_row(row: &PgRow, context: &'static str) -> Result<FailureRow, StoreError> {
-    Ok(FailureRow {
-        copy_job_id: get(row, "copy_job_id", context)?,
-        account_id: get(row, "account_id", context)?,
-        region: get(row, "region", context)?,
-        state: get(row, "state", context)?,
-        message_category: get(row, "message_category", context)?,
-        status_message: get(row, "status_message", context)?,
-        resource_arn: get(row, "resource_arn", context)?,
-        resource_name: get(row, "resource_name", context)?,
-        resource_type: get(row, "resource_type", context)?,
-        source_backup_vault_arn: get(row, "source_backup_vault_arn", context)?,
-        destination_backup_vault_arn: get(row, "destination_backup_vault_arn", context)?,
-        creation_date: time(row, "creation_date", context)?,
-        completion_date: time(row, "completion_date", context)?,
-        is_parent: get(row, "is_parent", context)?,
-        parent_job_id: get(row, "parent_job_id", context)?,
-    })
+    all(pool, "reading the summary report", &sql, filter).await
 }
 
 /// Every FAILED or PARTIAL job, parents included, oldest first.
-pub async fn failures(store: &Store, filter: &ReportFilter) -> Result<Vec<FailureRow>, StoreError> {
-    let context = "reading the failures report";
+pub async fn failures(pool: &PgPool, filter: &ReportFilter) -> Result<Vec<FailureRow>, StoreError> {
     let sql = format!(
-        "SELECT {FAILURE_COLUMNS}
-         FROM report_failures
+        "SELECT * FROM report_failures
          WHERE {FILTER}
          ORDER BY creation_date NULLS FIRST, account_id COLLATE \"C\", region COLLATE \"C\",
             copy_job_id COLLATE \"C\""
     );
-    fetch(store, context, &sql, filter)
-        .await?
-        .iter()
-        .map(|row| failure_row(row, context))
-        .collect()
+    all(pool, "reading the failures report", &sql, filter).await
+}
+
+/// A failure and the number of rows the query would give without its limit.
+#[derive(FromRow)]
+struct CountedFailure {
+    #[sqlx(flatten)]
+    row: FailureRow,
+    total: i64,
 }
 
 /// The `limit` latest FAILED or PARTIAL jobs (newest first, in the reverse
 /// order of [`failures`]) and how many there are in all.
 pub async fn latest_failures(
-    store: &Store,
+    pool: &PgPool,
     filter: &ReportFilter,
     limit: u32,
 ) -> Result<(Vec<FailureRow>, i64), StoreError> {
-    let context = "reading the latest failures";
     let sql = format!(
-        "SELECT {FAILURE_COLUMNS}, count(*) OVER () AS total
+        "SELECT *, count(*) OVER () AS total
          FROM report_failures
          WHERE {FILTER}
          ORDER BY creation_date DESC NULLS LAST, account_id COLLATE \"C\" DESC,
             region COLLATE \"C\" DESC, copy_job_id COLLATE \"C\" DESC
          LIMIT $5"
     );
-    let rows = bind_filter(sqlx::query(&sql), filter)
+    let rows: Vec<CountedFailure> = filtered(&sql, filter)
         .bind(i64::from(limit))
-        .fetch_all(store.pool())
+        .fetch_all(pool)
         .await
-        .map_err(StoreError::db(context))?;
-    let total = match rows.first() {
-        Some(row) => get(row, "total", context)?,
-        None => 0,
-    };
-    let rows = rows
-        .iter()
-        .map(|row| failure_row(row, context))
-        .collect::<Result<_, _>>()?;
-    Ok((rows, total))
+        .map_err(db("reading the latest failures"))?;
+    let total = rows.first().map_or(0, |r| r.total);
+    Ok((rows.into_iter().map(|r| r.row).collect(), total))
 }
+
+/// The duration of a job in seconds, as the views compute it.
+const DURATION: &str = "extract(epoch FROM completion_date - creation_date)::double precision";
+/// The jobs that have a duration.
+const DURATION_JOBS: &str = "state = 'COMPLETED' AND completion_date IS NOT NULL";
 
 /// Copies per UTC day, account, region and destination vault: the
 /// `report_daily` view with exact time bounds.
-pub async fn daily(store: &Store, filter: &ReportFilter) -> Result<Vec<DailyRow>, StoreError> {
-    let context = "reading the daily report";
+pub async fn daily(pool: &PgPool, filter: &ReportFilter) -> Result<Vec<DailyRow>, StoreError> {
     let sql = format!(
         "SELECT to_char((creation_date AT TIME ZONE 'UTC')::date, 'YYYY-MM-DD') AS day,
             account_id, region, destination_backup_vault_arn,
@@ -584,13 +449,12 @@ pub async fn daily(store: &Store, filter: &ReportFilter) -> Result<Vec<DailyRow>
             count(*) FILTER (WHERE state = 'RUNNING') AS running,
             count(*) FILTER (WHERE state = 'COMPLETED') AS completed,
             count(*) FILTER (WHERE state = 'FAILED') AS failed,
-            count(*) FILTER (WHERE state = 'PARTIAL') AS partial,
-            coalesce(sum(backup_size_in_bytes), 0)::bigint AS bytes,
-            coalesce(sum(backup_size_in_bytes) FILTER (WHERE state = 'COMPLETED'), 0)::bigint
+            coalesce(sum(backup_size_in_bytes), 0) AS bytes,
+            coalesce(sum(backup_size_in_bytes) FILTER (WHERE state = 'COMPLETED'), 0)
                 AS completed_bytes,
-            percentile_cont(0.5) WITHIN GROUP ({DURATION_ORDER}) FILTER ({DURATION_JOBS})
+            percentile_cont(0.5) WITHIN GROUP (ORDER BY {DURATION}) FILTER (WHERE {DURATION_JOBS})
                 AS median_seconds,
-            percentile_cont(0.95) WITHIN GROUP ({DURATION_ORDER}) FILTER ({DURATION_JOBS})
+            percentile_cont(0.95) WITHIN GROUP (ORDER BY {DURATION}) FILTER (WHERE {DURATION_JOBS})
                 AS p95_seconds
          FROM copy_jobs
          WHERE is_parent IS NOT TRUE AND creation_date IS NOT NULL AND {FILTER}
@@ -598,80 +462,34 @@ pub async fn daily(store: &Store, filter: &ReportFilter) -> Result<Vec<DailyRow>
          ORDER BY day, account_id COLLATE \"C\", region COLLATE \"C\",
             destination_backup_vault_arn COLLATE \"C\" NULLS LAST"
     );
-    fetch(store, context, &sql, filter)
-        .await?
-        .iter()
-        .map(|row| {
-            Ok(DailyRow {
-                day: get(row, "day", context)?,
-                account_id: get(row, "account_id", context)?,
-                region: get(row, "region", context)?,
-                destination_backup_vault_arn: get(row, "destination_backup_vault_arn", context)?,
-                jobs: get(row, "jobs", context)?,
-                created: get(row, "created", context)?,
-                running: get(row, "running", context)?,
-                completed: get(row, "completed", context)?,
-                failed: get(row, "failed", context)?,
-                partial: get(row, "partial", context)?,
-                bytes: get(row, "bytes", context)?,
-                completed_bytes: get(row, "completed_bytes", context)?,
-                median_seconds: get(row, "median_seconds", context)?,
-                p95_seconds: get(row, "p95_seconds", context)?,
-            })
-        })
-        .collect()
+    all(pool, "reading the daily report", &sql, filter).await
 }
-
-/// The duration of a job in seconds, as the views compute it.
-const DURATION: &str = "extract(epoch FROM completion_date - creation_date)::double precision";
-/// `ORDER BY` the duration, for `percentile_cont`.
-const DURATION_ORDER: &str =
-    "ORDER BY extract(epoch FROM completion_date - creation_date)::double precision";
-/// The jobs that have a duration.
-const DURATION_JOBS: &str = "WHERE state = 'COMPLETED' AND completion_date IS NOT NULL";
 
 /// Durations of COMPLETED copies per resource type.
 pub async fn durations(
-    store: &Store,
+    pool: &PgPool,
     filter: &ReportFilter,
 ) -> Result<Vec<DurationRow>, StoreError> {
-    let context = "reading the durations report";
     let sql = format!(
         "SELECT resource_type,
             count(*) AS copies,
             min({DURATION}) AS min_seconds,
-            percentile_cont(0.5) WITHIN GROUP ({DURATION_ORDER}) AS median_seconds,
-            percentile_cont(0.95) WITHIN GROUP ({DURATION_ORDER}) AS p95_seconds,
+            percentile_cont(0.5) WITHIN GROUP (ORDER BY {DURATION}) AS median_seconds,
+            percentile_cont(0.95) WITHIN GROUP (ORDER BY {DURATION}) AS p95_seconds,
             max({DURATION}) AS max_seconds,
             avg({DURATION}) AS mean_seconds,
-            coalesce(sum(backup_size_in_bytes), 0)::bigint AS bytes
+            coalesce(sum(backup_size_in_bytes), 0) AS bytes
          FROM copy_jobs
-         WHERE is_parent IS NOT TRUE AND state = 'COMPLETED'
-           AND creation_date IS NOT NULL AND completion_date IS NOT NULL AND {FILTER}
+         WHERE is_parent IS NOT TRUE AND {DURATION_JOBS}
+           AND creation_date IS NOT NULL AND {FILTER}
          GROUP BY resource_type
          ORDER BY resource_type COLLATE \"C\" NULLS LAST"
     );
-    fetch(store, context, &sql, filter)
-        .await?
-        .iter()
-        .map(|row| {
-            Ok(DurationRow {
-                resource_type: get(row, "resource_type", context)?,
-                copies: get(row, "copies", context)?,
-                min_seconds: get(row, "min_seconds", context)?,
-                median_seconds: get(row, "median_seconds", context)?,
-                p95_seconds: get(row, "p95_seconds", context)?,
-                max_seconds: get(row, "max_seconds", context)?,
-                mean_seconds: get(row, "mean_seconds", context)?,
-                bytes: get(row, "bytes", context)?,
-            })
-        })
-        .collect()
+    all(pool, "reading the durations report", &sql, filter).await
 }
 
-/// Copies per destination vault.
-pub async fn vaults(store: &Store, filter: &ReportFilter) -> Result<Vec<VaultRow>, StoreError> {
-    let context = "reading the vaults report";
+/// Copies per destination vault, by ARN.
+pub async fn vaults(pool: &PgPool, filter: &ReportFilter) -> Result<Vec<VaultRow>, StoreError> {
     // arn:aws:backup:REGION:ACCOUNT:backup-vault:NAME
     let sql = format!(
         "SELECT destination_backup_vault_arn,
@@ -680,10 +498,9 @@ pub async fn vaults(store: &Store, filter: &ReportFilter) -> Result<Vec<VaultRow
             count(*) AS jobs,
             count(*) FILTER (WHERE state = 'COMPLETED') AS completed,
             count(*) FILTER (WHERE state = 'FAILED') AS failed,
-            count(*) FILTER (WHERE state = 'PARTIAL') AS partial,
             count(DISTINCT resource_arn) AS resources,
-            coalesce(sum(backup_size_in_bytes), 0)::bigint AS bytes,
-            coalesce(sum(backup_size_in_bytes) FILTER (WHERE state = 'COMPLETED'), 0)::bigint
+            coalesce(sum(backup_size_in_bytes), 0) AS bytes,
+            coalesce(sum(backup_size_in_bytes) FILTER (WHERE state = 'COMPLETED'), 0)
                 AS completed_bytes,
             max(coalesce(completion_date, creation_date)) FILTER (WHERE state = 'COMPLETED')
                 AS last_completed_at
@@ -692,41 +509,48 @@ pub async fn vaults(store: &Store, filter: &ReportFilter) -> Result<Vec<VaultRow
          GROUP BY destination_backup_vault_arn
          ORDER BY destination_backup_vault_arn COLLATE \"C\" NULLS LAST"
     );
-    fetch(store, context, &sql, filter)
-        .await?
-        .iter()
-        .map(|row| {
-            Ok(VaultRow {
-                destination_backup_vault_arn: get(row, "destination_backup_vault_arn", context)?,
-                destination_account_id: get(row, "destination_account_id", context)?,
-                destination_region: get(row, "destination_region", context)?,
-                jobs: get(row, "jobs", context)?,
-                completed: get(row, "completed", context)?,
-                failed: get(row, "failed", context)?,
-                partial: get(row, "partial", context)?,
-                resources: get(row, "resources", context)?,
-                bytes: get(row, "bytes", context)?,
-                completed_bytes: get(row, "completed_bytes", context)?,
-                last_completed_at: time(row, "last_completed_at", context)?,
-            })
-        })
-        .collect()
+    all(pool, "reading the vaults report", &sql, filter).await
+}
+
+/// Copies per source account, most failures first.
+pub async fn accounts(pool: &PgPool, filter: &ReportFilter) -> Result<Vec<AccountRow>, StoreError> {
+    let sql = format!(
+        "SELECT account_id,
+            count(DISTINCT region) AS regions,
+            count(*) FILTER (WHERE is_parent IS NOT TRUE) AS jobs,
+            count(*) FILTER (WHERE is_parent IS NOT TRUE AND state = 'COMPLETED') AS completed,
+            count(*) FILTER (WHERE is_parent IS NOT TRUE AND state = 'FAILED') AS failed,
+            count(*) FILTER (WHERE is_parent IS NOT TRUE AND state IN ('CREATED', 'RUNNING'))
+                AS open,
+            count(*) FILTER (WHERE is_parent IS TRUE AND state IN ('FAILED', 'PARTIAL'))
+                AS failed_parents,
+            100.0::double precision
+                * count(*) FILTER (WHERE is_parent IS NOT TRUE AND state = 'FAILED')
+                / nullif(count(*) FILTER (WHERE is_parent IS NOT TRUE
+                    AND state IN ('COMPLETED', 'FAILED')), 0)
+                AS failure_percent,
+            coalesce(sum(backup_size_in_bytes)
+                FILTER (WHERE is_parent IS NOT TRUE AND state = 'COMPLETED'), 0) AS completed_bytes,
+            max(coalesce(completion_date, creation_date))
+                FILTER (WHERE is_parent IS NOT TRUE AND state = 'COMPLETED') AS last_completed_at
+         FROM copy_jobs
+         WHERE {FILTER}
+         GROUP BY account_id
+         ORDER BY 5 DESC, 7 DESC, account_id COLLATE \"C\""
+    );
+    all(pool, "reading the accounts report", &sql, filter).await
 }
 
 /// Resources whose last COMPLETED copy ended before `cutoff`, or that never
 /// had one: the `report_last_successful_copy` view. `since` and `until` do
 /// not apply (every job counts); account and region do.
 pub async fn stale(
-    store: &Store,
+    pool: &PgPool,
     filter: &ReportFilter,
     cutoff: Timestamp,
 ) -> Result<Vec<StaleRow>, StoreError> {
-    let context = "reading the stale report";
-    let rows = sqlx::query(
-        "SELECT account_id, region, resource_arn, resource_type, resource_name,
-            last_completed_at, last_completed_copy_job_id, last_attempt_at, last_attempt_state,
-            copies, failed_copies
-         FROM report_last_successful_copy
+    sqlx::query_as(
+        "SELECT * FROM report_last_successful_copy
          WHERE (last_completed_at IS NULL OR last_completed_at < $1)
            AND ($2::text IS NULL OR account_id = $2::text)
            AND ($3::text IS NULL OR region = $3::text)
@@ -736,32 +560,41 @@ pub async fn stale(
     .bind(DbTime(cutoff))
     .bind(filter.account_id.as_deref())
     .bind(filter.region.as_deref())
-    .fetch_all(store.pool())
+    .fetch_all(pool)
     .await
-    .map_err(StoreError::db(context))?;
-    rows.iter()
-        .map(|row| {
-            Ok(StaleRow {
-                account_id: get(row, "account_id", context)?,
-                region: get(row, "region", context)?,
-                resource_arn: get(row, "resource_arn", context)?,
-                resource_type: get(row, "resource_type", context)?,
-                resource_name: get(row, "resource_name", context)?,
-                last_completed_at: time(row, "last_completed_at", context)?,
-                last_completed_copy_job_id: get(row, "last_completed_copy_job_id", context)?,
-                last_attempt_at: time(row, "last_attempt_at", context)?,
-                last_attempt_state: get(row, "last_attempt_state", context)?,
-                copies: get(row, "copies", context)?,
-                failed_copies: get(row, "failed_copies", context)?,
-            })
-        })
-        .collect()
+    .map_err(db("reading the stale report"))
+}
+
+/// One row per target of the coverage ledger (view `report_coverage`),
+/// stale ones first: a target is stale when its record is not complete
+/// through `fresh_after` (or at all). `since` and `until` do not apply;
+/// account and region do.
+pub async fn coverage(
+    pool: &PgPool,
+    filter: &ReportFilter,
+    fresh_after: Timestamp,
+) -> Result<Vec<CoverageRow>, StoreError> {
+    sqlx::query_as(
+        "SELECT account_id, region, covered_through, last_run_at, last_run_status, last_error,
+            (covered_through IS NULL OR covered_through < $1) AS stale
+         FROM report_coverage
+         WHERE ($2::text IS NULL OR account_id = $2::text)
+           AND ($3::text IS NULL OR region = $3::text)
+         ORDER BY 7 DESC, covered_through NULLS FIRST, account_id COLLATE \"C\",
+            region COLLATE \"C\"",
+    )
+    .bind(DbTime(fresh_after))
+    .bind(filter.account_id.as_deref())
+    .bind(filter.region.as_deref())
+    .fetch_all(pool)
+    .await
+    .map_err(db("reading the coverage report"))
 }
 
 /// The durations of COMPLETED non-parent copies in `bins` equal bars from 0
 /// to the longest. Empty when there is none.
 pub async fn duration_histogram(
-    store: &Store,
+    pool: &PgPool,
     filter: &ReportFilter,
     bins: u32,
 ) -> Result<Vec<HistogramBin>, StoreError> {
@@ -769,16 +602,14 @@ pub async fn duration_histogram(
     let bins = bins.max(1);
     let jobs = format!(
         "SELECT {DURATION} AS d FROM copy_jobs
-         WHERE is_parent IS NOT TRUE AND state = 'COMPLETED'
-           AND creation_date IS NOT NULL AND completion_date IS NOT NULL AND {FILTER}"
+         WHERE is_parent IS NOT TRUE AND {DURATION_JOBS}
+           AND creation_date IS NOT NULL AND {FILTER}"
     );
     let max_sql = format!("SELECT max(d) FROM ({jobs}) j");
-    let max: Option<f64> = bind_filter(sqlx::query(&max_sql), filter)
-        .fetch_one(store.pool())
+    let (max,): (Option<f64>,) = filtered(&max_sql, filter)
+        .fetch_one(pool)
         .await
-        .map_err(StoreError::db(context))?
-        .try_get(0)
-        .map_err(StoreError::db(context))?;
+        .map_err(db(context))?;
     let Some(max) = max else {
         return Ok(Vec::new());
     };
@@ -791,12 +622,12 @@ pub async fn duration_histogram(
          FROM ({jobs}) j
          GROUP BY 1"
     );
-    let rows = bind_filter(sqlx::query(&sql), filter)
+    let rows: Vec<(i32, i64)> = filtered(&sql, filter)
         .bind(upper)
         .bind(bins as i32)
-        .fetch_all(store.pool())
+        .fetch_all(pool)
         .await
-        .map_err(StoreError::db(context))?;
+        .map_err(db(context))?;
     let mut out: Vec<HistogramBin> = (0..bins)
         .map(|i| HistogramBin {
             lower_seconds: width * f64::from(i),
@@ -804,9 +635,7 @@ pub async fn duration_histogram(
             copies: 0,
         })
         .collect();
-    for row in &rows {
-        let bin: i32 = get(row, "bin", context)?;
-        let copies: i64 = get(row, "copies", context)?;
+    for (bin, copies) in rows {
         if let Some(slot) = usize::try_from(bin - 1).ok().and_then(|i| out.get_mut(i)) {
             slot.copies += copies;
         }
@@ -817,12 +646,12 @@ pub async fn duration_histogram(
 /// The resources with the most FAILED or PARTIAL jobs (parents included),
 /// most first; the label is the resource name when there is one, else its ARN.
 pub async fn top_failing_resources(
-    store: &Store,
+    pool: &PgPool,
     filter: &ReportFilter,
     limit: u32,
 ) -> Result<Vec<CountRow>, StoreError> {
     top_failures(
-        store,
+        pool,
         filter,
         limit,
         "coalesce(resource_name, resource_arn, '(no resource)')",
@@ -834,12 +663,12 @@ pub async fn top_failing_resources(
 /// The status messages of the most FAILED or PARTIAL jobs, most first
 /// (`(no message)` for jobs without one).
 pub async fn top_failure_messages(
-    store: &Store,
+    pool: &PgPool,
     filter: &ReportFilter,
     limit: u32,
 ) -> Result<Vec<CountRow>, StoreError> {
     top_failures(
-        store,
+        pool,
         filter,
         limit,
         "coalesce(status_message, message_category, '(no message)')",
@@ -849,7 +678,7 @@ pub async fn top_failure_messages(
 }
 
 async fn top_failures(
-    store: &Store,
+    pool: &PgPool,
     filter: &ReportFilter,
     limit: u32,
     label: &str,
@@ -863,111 +692,9 @@ async fn top_failures(
          ORDER BY count(*) DESC, {label} COLLATE \"C\"
          LIMIT $5"
     );
-    let rows = bind_filter(sqlx::query(&sql), filter)
+    filtered(&sql, filter)
         .bind(i64::from(limit))
-        .fetch_all(store.pool())
+        .fetch_all(pool)
         .await
-        .map_err(StoreError::db(context))?;
-    rows.iter()
-        .map(|row| {
-            Ok(CountRow {
-                label: get(row, "label", context)?,
-                failures: get(row, "failures", context)?,
-            })
-        })
-        .collect()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn columns_match<R: ReportRow>(row: &R) {
-        assert_eq!(row.cells().len(), R::COLUMNS.len());
-        for name in R::COLUMNS {
-            assert!(
-                name.bytes()
-                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_'),
-                "{name} is not snake_case"
-            );
-        }
-    }
-
-    #[test]
-    fn every_row_has_one_cell_per_column() {
-        columns_match(&SummaryRow {
-            state: None,
-            jobs: 0,
-            bytes: 0,
-        });
-        columns_match(&FailureRow {
-            copy_job_id: String::new(),
-            account_id: String::new(),
-            region: String::new(),
-            state: String::new(),
-            message_category: None,
-            status_message: None,
-            resource_arn: None,
-            resource_name: None,
-            resource_type: None,
-            source_backup_vault_arn: None,
-            destination_backup_vault_arn: None,
-            creation_date: None,
-            completion_date: None,
-            is_parent: false,
-            parent_job_id: None,
-        });
-        columns_match(&DailyRow {
-            day: String::new(),
-            account_id: String::new(),
-            region: String::new(),
-            destination_backup_vault_arn: None,
-            jobs: 0,
-            created: 0,
-            running: 0,
-            completed: 0,
-            failed: 0,
-            partial: 0,
-            bytes: 0,
-            completed_bytes: 0,
-            median_seconds: None,
-            p95_seconds: None,
-        });
-        columns_match(&DurationRow {
-            resource_type: None,
-            copies: 0,
-            min_seconds: 0.0,
-            median_seconds: 0.0,
-            p95_seconds: 0.0,
-            max_seconds: 0.0,
-            mean_seconds: 0.0,
-            bytes: 0,
-        });
-        columns_match(&VaultRow {
-            destination_backup_vault_arn: None,
-            destination_account_id: None,
-            destination_region: None,
-            jobs: 0,
-            completed: 0,
-            failed: 0,
-            partial: 0,
-            resources: 0,
-            bytes: 0,
-            completed_bytes: 0,
-            last_completed_at: None,
-        });
-        columns_match(&StaleRow {
-            account_id: String::new(),
-            region: String::new(),
-            resource_arn: String::new(),
-            resource_type: None,
-            resource_name: None,
-            last_completed_at: None,
-            last_completed_copy_job_id: None,
-            last_attempt_at: None,
-            last_attempt_state: None,
-            copies: 0,
-            failed_copies: 0,
-        });
-    }
+        .map_err(db(context))
 }

@@ -2,13 +2,15 @@
 //! data set: every number is compared with one computed here, in Rust, from
 //! the same jobs.
 
+#[path = "../../backup-ingest/tests/common/mod.rs"]
 mod common;
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use backup_ingest::report::{self, ReportFilter};
 use backup_ingest::{Observation, Store};
 use backup_model::{CopyJob, Timestamp};
+use backup_report::query::{self as report, ReportFilter};
+use backup_report::Bytes;
 use common::*;
 use serde_json::json;
 
@@ -31,7 +33,8 @@ const STATES: [&str; 8] = [
 ];
 const DAY_MS: i64 = 86_400_000;
 
-/// A row of `report_daily` without its percentiles.
+/// A row of `report_daily` without its percentiles (nor `partial`, which
+/// is always 0 there: parents are not counted).
 type DailyViewRow = (
     String,
     String,
@@ -42,9 +45,8 @@ type DailyViewRow = (
     i64,
     i64,
     i64,
-    i64,
-    i64,
-    i64,
+    Bytes,
+    Bytes,
 );
 /// A row of `report_state_transitions`: from, to, entered, left, seconds.
 type Transition = (Option<String>, String, String, Option<String>, Option<f64>);
@@ -78,8 +80,8 @@ impl Known {
         let (c, d) = (self.job.creation_date?, self.job.completion_date?);
         Some((d.as_millis() - c.as_millis()) as f64 / 1000.0)
     }
-    fn size(&self) -> i64 {
-        self.job.backup_size_in_bytes.unwrap_or(0)
+    fn size(&self) -> i128 {
+        i128::from(self.job.backup_size_in_bytes.unwrap_or(0))
     }
     fn day(&self) -> Option<String> {
         self.created().map(|t| t.to_string()[..10].to_owned())
@@ -339,17 +341,17 @@ async fn summary_and_failures_match_the_data_set() {
     for f in filters() {
         let chosen = selected(&jobs, &f);
 
-        let mut expected: BTreeMap<String, (i64, i64)> = BTreeMap::new();
+        let mut expected: BTreeMap<String, (i64, i128)> = BTreeMap::new();
         for k in chosen.iter().filter(|k| !k.is_parent()) {
             let e = expected.entry(k.state().unwrap()).or_default();
             e.0 += 1;
             e.1 += k.size();
         }
         assert!(!expected.is_empty(), "summary expectations with {f:?}");
-        let got = report::summary(&store, &f).await.unwrap();
-        let got: BTreeMap<String, (i64, i64)> = got
+        let got = report::summary(store.pool(), &f).await.unwrap();
+        let got: BTreeMap<String, (i64, i128)> = got
             .into_iter()
-            .map(|r| (r.state.unwrap(), (r.jobs, r.bytes)))
+            .map(|r| (r.state.unwrap(), (r.jobs, r.bytes.0)))
             .collect();
         assert_eq!(got, expected, "summary with {f:?}");
 
@@ -366,12 +368,12 @@ async fn summary_and_failures_match_the_data_set() {
             })
             .collect();
         expected.sort();
-        let got = report::failures(&store, &f).await.unwrap();
+        let got = report::failures(store.pool(), &f).await.unwrap();
         let ids: Vec<_> = got
             .iter()
             .map(|r| {
                 (
-                    r.creation_date,
+                    r.creation_date.map(|t| t.0),
                     r.account_id.clone(),
                     r.region.clone(),
                     r.copy_job_id.clone(),
@@ -392,7 +394,7 @@ async fn summary_and_failures_match_the_data_set() {
                 row.destination_backup_vault_arn,
                 k.job.destination_backup_vault_arn
             );
-            assert_eq!(row.completion_date, k.job.completion_date);
+            assert_eq!(row.completion_date.map(|t| t.0), k.job.completion_date);
             assert_eq!(row.is_parent, k.is_parent());
             assert_eq!(row.parent_job_id, k.job.parent_job_id);
         }
@@ -400,7 +402,7 @@ async fn summary_and_failures_match_the_data_set() {
     // The unfiltered failures: 12 generated, the failed child, the parent,
     // and the two copies of the database that never completes.
     assert_eq!(
-        report::failures(&store, &ReportFilter::default())
+        report::failures(store.pool(), &ReportFilter::default())
             .await
             .unwrap()
             .len(),
@@ -433,7 +435,7 @@ async fn daily_durations_and_vaults_match_the_data_set() {
                 .push(k);
         }
         assert!(!groups.is_empty(), "daily expectations with {f:?}");
-        let got = report::daily(&store, &f).await.unwrap();
+        let got = report::daily(store.pool(), &f).await.unwrap();
         assert_eq!(got.len(), groups.len(), "daily rows with {f:?}");
         for (row, (key, group)) in got.iter().zip(&groups) {
             let count = |s: &str| {
@@ -457,15 +459,14 @@ async fn daily_durations_and_vaults_match_the_data_set() {
             assert_eq!(row.running, count("RUNNING"));
             assert_eq!(row.completed, count("COMPLETED"));
             assert_eq!(row.failed, count("FAILED"));
-            assert_eq!(row.partial, count("PARTIAL"));
-            assert_eq!(row.bytes, group.iter().map(|k| k.size()).sum::<i64>());
+            assert_eq!(row.bytes, Bytes(group.iter().map(|k| k.size()).sum()));
             assert_eq!(
-                row.completed_bytes,
+                row.completed_bytes.0,
                 group
                     .iter()
                     .filter(|k| k.state().as_deref() == Some("COMPLETED"))
                     .map(|k| k.size())
-                    .sum::<i64>()
+                    .sum::<i128>()
             );
             assert!(
                 close_opt(row.median_seconds, percentile(&durations, 0.5)),
@@ -486,7 +487,7 @@ async fn daily_durations_and_vaults_match_the_data_set() {
                 .push(k);
         }
         assert!(!by_type.is_empty(), "duration expectations with {f:?}");
-        let got = report::durations(&store, &f).await.unwrap();
+        let got = report::durations(store.pool(), &f).await.unwrap();
         assert_eq!(got.len(), by_type.len(), "duration rows with {f:?}");
         for (row, (kind, group)) in got.iter().zip(&by_type) {
             let d: Vec<f64> = group.iter().filter_map(|k| k.duration()).collect();
@@ -506,7 +507,7 @@ async fn daily_durations_and_vaults_match_the_data_set() {
             ));
             assert!(close(row.median_seconds, percentile(&d, 0.5).unwrap()));
             assert!(close(row.p95_seconds, percentile(&d, 0.95).unwrap()));
-            assert_eq!(row.bytes, group.iter().map(|k| k.size()).sum::<i64>());
+            assert_eq!(row.bytes, Bytes(group.iter().map(|k| k.size()).sum()));
         }
 
         // vaults
@@ -517,7 +518,7 @@ async fn daily_durations_and_vaults_match_the_data_set() {
                 .or_default()
                 .push(k);
         }
-        let got = report::vaults(&store, &f).await.unwrap();
+        let got = report::vaults(store.pool(), &f).await.unwrap();
         // BTreeMap puts None first; the report puts it last.
         let mut expected: Vec<_> = by_vault.into_iter().collect();
         let unnamed = usize::from(expected.first().is_some_and(|e| e.0.is_none()));
@@ -545,19 +546,18 @@ async fn daily_durations_and_vaults_match_the_data_set() {
             assert_eq!(row.jobs, group.len() as i64);
             assert_eq!(row.completed, count("COMPLETED"));
             assert_eq!(row.failed, count("FAILED"));
-            assert_eq!(row.partial, count("PARTIAL"));
             let resources: BTreeSet<_> = group
                 .iter()
                 .filter_map(|k| k.job.resource_arn.clone())
                 .collect();
             assert_eq!(row.resources, resources.len() as i64);
-            assert_eq!(row.bytes, group.iter().map(|k| k.size()).sum::<i64>());
+            assert_eq!(row.bytes, Bytes(group.iter().map(|k| k.size()).sum()));
             assert_eq!(
-                row.completed_bytes,
-                completed.iter().map(|k| k.size()).sum::<i64>()
+                row.completed_bytes.0,
+                completed.iter().map(|k| k.size()).sum::<i128>()
             );
             assert_eq!(
-                row.last_completed_at,
+                row.last_completed_at.map(|t| t.0),
                 completed
                     .iter()
                     .map(|k| k.job.completion_date.or(k.created()).unwrap())
@@ -621,16 +621,16 @@ async fn stale_lists_resources_without_a_recent_completed_copy() {
             ));
         }
         expected.sort();
-        let got: Vec<_> = report::stale(&store, &f, cutoff)
+        let got: Vec<_> = report::stale(store.pool(), &f, cutoff)
             .await
             .unwrap()
             .into_iter()
             .map(|r| {
                 (
-                    r.last_completed_at,
+                    r.last_completed_at.map(|t| t.0),
                     (r.account_id, r.region, r.resource_arn),
                     r.last_completed_copy_job_id,
-                    r.last_attempt_at,
+                    r.last_attempt_at.map(|t| t.0),
                     r.last_attempt_state,
                     r.copies,
                     r.failed_copies,
@@ -644,7 +644,7 @@ async fn stale_lists_resources_without_a_recent_completed_copy() {
     // Before any copy, the stale resources are those never copied
     // successfully: three volumes (only FAILED and CREATED jobs), the
     // database, the failed child's table and the PARTIAL stack.
-    let never = report::stale(&store, &ReportFilter::default(), base())
+    let never = report::stale(store.pool(), &ReportFilter::default(), base())
         .await
         .unwrap();
     let arns: Vec<&str> = never.iter().map(|r| r.resource_arn.as_str()).collect();
@@ -673,7 +673,9 @@ async fn chart_queries_match_the_data_set() {
         .filter(|k| !k.is_parent())
         .filter_map(|k| k.duration())
         .collect();
-    let bins = report::duration_histogram(&store, &f, 12).await.unwrap();
+    let bins = report::duration_histogram(store.pool(), &f, 12)
+        .await
+        .unwrap();
     assert_eq!(bins.len(), 12);
     let max = durations.iter().copied().fold(0.0, f64::max);
     assert!(close(bins[11].upper_seconds, max));
@@ -691,8 +693,8 @@ async fn chart_queries_match_the_data_set() {
         durations.len() as i64
     );
 
-    let all = report::failures(&store, &f).await.unwrap();
-    let (latest, total) = report::latest_failures(&store, &f, 5).await.unwrap();
+    let all = report::failures(store.pool(), &f).await.unwrap();
+    let (latest, total) = report::latest_failures(store.pool(), &f, 5).await.unwrap();
     assert_eq!(total, all.len() as i64);
     let newest: Vec<_> = all.iter().rev().take(5).cloned().collect();
     assert_eq!(latest, newest);
@@ -725,14 +727,14 @@ async fn chart_queries_match_the_data_set() {
         v.truncate(n);
         v
     };
-    let got: Vec<(String, i64)> = report::top_failure_messages(&store, &f, 5)
+    let got: Vec<(String, i64)> = report::top_failure_messages(store.pool(), &f, 5)
         .await
         .unwrap()
         .into_iter()
         .map(|r| (r.label, r.failures))
         .collect();
     assert_eq!(got, top(messages, 5));
-    let got: Vec<(String, i64)> = report::top_failing_resources(&store, &f, 4)
+    let got: Vec<(String, i64)> = report::top_failing_resources(store.pool(), &f, 4)
         .await
         .unwrap()
         .into_iter()
@@ -749,7 +751,7 @@ async fn the_views_agree_with_the_reports() {
     // report_daily is the daily report without filters.
     let rows: Vec<DailyViewRow> = sqlx::query_as(
         "SELECT to_char(day, 'YYYY-MM-DD'), account_id, region, destination_backup_vault_arn,
-                jobs, created, running, completed, failed, partial, bytes, completed_bytes
+                jobs, created, running, completed, failed, bytes, completed_bytes
              FROM report_daily
              ORDER BY day, account_id, region, destination_backup_vault_arn",
     )
@@ -763,7 +765,7 @@ async fn the_views_agree_with_the_reports() {
     .fetch_all(store.pool())
     .await
     .unwrap();
-    let daily = report::daily(&store, &ReportFilter::default())
+    let daily = report::daily(store.pool(), &ReportFilter::default())
         .await
         .unwrap();
     assert_eq!(rows.len(), daily.len());
@@ -780,7 +782,6 @@ async fn the_views_agree_with_the_reports() {
                 row.running,
                 row.completed,
                 row.failed,
-                row.partial,
                 row.bytes,
                 row.completed_bytes
             )
@@ -794,7 +795,7 @@ async fn the_views_agree_with_the_reports() {
             .fetch_all(store.pool())
             .await
             .unwrap();
-    let mut expected: Vec<String> = report::failures(&store, &ReportFilter::default())
+    let mut expected: Vec<String> = report::failures(store.pool(), &ReportFilter::default())
         .await
         .unwrap()
         .into_iter()
@@ -851,7 +852,7 @@ async fn the_views_agree_with_the_reports() {
     .await
     .unwrap();
     let mut expected: Vec<String> = report::stale(
-        &store,
+        store.pool(),
         &ReportFilter::default(),
         base().add_millis(3 * DAY_MS),
     )
@@ -868,29 +869,101 @@ async fn the_views_agree_with_the_reports() {
 async fn an_empty_database_gives_empty_reports() {
     let store = migrated_store().await;
     let f = ReportFilter::default();
-    assert!(report::summary(&store, &f).await.unwrap().is_empty());
-    assert!(report::failures(&store, &f).await.unwrap().is_empty());
+    assert!(report::summary(store.pool(), &f).await.unwrap().is_empty());
+    assert!(report::failures(store.pool(), &f).await.unwrap().is_empty());
     assert_eq!(
-        report::latest_failures(&store, &f, 5).await.unwrap(),
+        report::latest_failures(store.pool(), &f, 5).await.unwrap(),
         (Vec::new(), 0)
     );
-    assert!(report::daily(&store, &f).await.unwrap().is_empty());
-    assert!(report::durations(&store, &f).await.unwrap().is_empty());
-    assert!(report::vaults(&store, &f).await.unwrap().is_empty());
-    assert!(report::stale(&store, &f, Timestamp::now())
+    assert!(report::daily(store.pool(), &f).await.unwrap().is_empty());
+    assert!(report::durations(store.pool(), &f)
         .await
         .unwrap()
         .is_empty());
-    assert!(report::duration_histogram(&store, &f, 10)
+    assert!(report::vaults(store.pool(), &f).await.unwrap().is_empty());
+    assert!(report::stale(store.pool(), &f, Timestamp::now())
         .await
         .unwrap()
         .is_empty());
-    assert!(report::top_failing_resources(&store, &f, 10)
+    assert!(report::duration_histogram(store.pool(), &f, 10)
         .await
         .unwrap()
         .is_empty());
-    assert!(report::top_failure_messages(&store, &f, 10)
+    assert!(report::top_failing_resources(store.pool(), &f, 10)
         .await
         .unwrap()
         .is_empty());
+    assert!(report::top_failure_messages(store.pool(), &f, 10)
+        .await
+        .unwrap()
+        .is_empty());
+}
+
+/// Regression: sums of sizes near `i64::MAX` (legal `Long` values) failed
+/// with `bigint out of range`; they are exact now, in every report.
+#[tokio::test]
+async fn sums_near_i64_max_are_exact() {
+    let store = migrated_store().await;
+    let size = i64::MAX - 7;
+    let observations: Vec<Observation> = (0..3)
+        .map(|i| Observation {
+            account_id: ACCOUNTS[0].to_owned(),
+            region: REGIONS[0].to_owned(),
+            observed_at: ts("2026-03-02T00:00:00Z"),
+            job: common::job(json!({
+                "AccountId": ACCOUNTS[0],
+                "CopyJobId": format!("huge-{i}"),
+                "State": "COMPLETED",
+                "CreationDate": "2026-03-01T10:00:00.000Z",
+                "CompletionDate": "2026-03-01T11:00:00.000Z",
+                "BackupSizeInBytes": size,
+                "ResourceArn": format!("arn:aws:s3:::bucket-{i}"),
+                "ResourceType": "S3",
+                "DestinationBackupVaultArn": VAULTS[0],
+            })),
+        })
+        .collect();
+    store.write_batch(1, &observations).await.unwrap();
+    let total = Bytes(3 * i128::from(size));
+    let f = ReportFilter::default();
+    let pool = store.pool();
+    assert_eq!(report::summary(pool, &f).await.unwrap()[0].bytes, total);
+    let daily = &report::daily(pool, &f).await.unwrap()[0];
+    assert_eq!((daily.bytes, daily.completed_bytes), (total, total));
+    assert_eq!(report::durations(pool, &f).await.unwrap()[0].bytes, total);
+    let vault = &report::vaults(pool, &f).await.unwrap()[0];
+    assert_eq!((vault.bytes, vault.completed_bytes), (total, total));
+    let account = &report::accounts(pool, &f).await.unwrap()[0];
+    assert_eq!(account.completed_bytes, total);
+    let (bytes,): (Bytes,) = sqlx::query_as("SELECT sum(bytes) FROM report_daily")
+        .fetch_one(pool)
+        .await
+        .unwrap();
+    assert_eq!(bytes, total, "the view sums without overflow too");
+}
+
+#[tokio::test]
+async fn accounts_are_sorted_by_failures() {
+    let jobs = dataset();
+    let store = loaded(&jobs).await;
+    let got = report::accounts(store.pool(), &ReportFilter::default())
+        .await
+        .unwrap();
+    assert_eq!(got.len(), ACCOUNTS.len());
+    for row in &got {
+        let mine: Vec<&Known> = jobs
+            .iter()
+            .filter(|k| k.account == row.account_id && !k.is_parent())
+            .collect();
+        let count = |s: &str| {
+            mine.iter()
+                .filter(|k| k.state().as_deref() == Some(s))
+                .count() as i64
+        };
+        assert_eq!(row.jobs, mine.len() as i64);
+        assert_eq!(row.completed, count("COMPLETED"));
+        assert_eq!(row.failed, count("FAILED"));
+        assert_eq!(row.open, count("CREATED") + count("RUNNING"));
+    }
+    assert!(got.windows(2).all(|w| w[0].failed >= w[1].failed));
 }
