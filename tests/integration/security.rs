@@ -502,7 +502,16 @@ async fn endpoint_url_reaches_aws_backup_only() {
     // `backup` stands for a VPC endpoint of AWS Backup; `rest` for STS and
     // Organizations, reached the SDK's way (AWS_ENDPOINT_URL, which
     // aws-config applies to every service without one of its own).
-    let backup = emulator(40, &["us-east-1"], Faults::default()).await;
+    // It refuses STS and Organizations, as a VPC endpoint of AWS Backup does.
+    let backup = emulator(
+        40,
+        &["us-east-1"],
+        Faults {
+            backup_only: true,
+            ..Faults::default()
+        },
+    )
+    .await;
     let rest = emulator(40, &["us-east-1"], Faults::default()).await;
     let out = run(binary()
         .args([
