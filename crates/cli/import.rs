@@ -8,8 +8,8 @@
 //!   epoch or ISO timestamps;
 //! - AWS Backup Audit Manager COPY_JOB_REPORT files as delivered to S3: JSON
 //!   (`{"reportItems": [...]}`, the shape the AWS Backup developer guide
-//!   shows) and CSV (a header row naming the same fields; see
-//!   [`audit_member`]).
+//!   shows) and CSV (a header row naming the same fields), read by
+//!   `backup_model::audit`.
 //!
 //! Files are streamed: a blocking thread decodes them and sends batches
 //! through a bounded channel to the task that writes them, so memory holds a
@@ -21,19 +21,16 @@
 //! job's history where it belongs. Importing the same file again changes
 //! nothing.
 
-use std::cell::Cell;
 use std::collections::HashSet;
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, Read};
+use std::ops::ControlFlow;
 use std::path::PathBuf;
-use std::rc::Rc;
 
 use anyhow::{bail, Context};
 use backup_ingest::{BatchOutcome, JobKey, NewRun, Observation, RunMode, RunOutcome, RunStatus};
-use backup_model::{CopyJob, CopyJobState, Decoder, RecoveryPointCreator, Timestamp};
+use backup_model::{audit, CopyJob, Decoder, Timestamp};
 use clap::Args;
-use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
-use serde_json::{Map, Value};
 use tokio::sync::mpsc;
 
 use crate::args::DbArgs;
@@ -371,7 +368,7 @@ fn sniff(reader: &mut impl BufRead) -> io::Result<Shape> {
         _ => {
             let first_line = text.split(|b| *b == b'\n').next().unwrap_or(text);
             let header = String::from_utf8_lossy(first_line);
-            Ok(if header.split(',').any(|h| normalize(h) == "copyjobid") {
+            Ok(if audit::is_csv_header(&header) {
                 Shape::AuditCsv
             } else {
                 Shape::Unknown
@@ -486,431 +483,66 @@ fn read_api(name: &str, reader: impl BufRead, context: &ImportContext, batcher: 
     }
 }
 
-/// A report field's value: typed in JSON, text in CSV.
-#[derive(Debug)]
-enum Raw<'a> {
-    Json(Value),
-    Text(&'a str),
+/// Where each report item came from, for the messages.
+fn audit_located(name: &str, e: &audit::AuditError) -> String {
+    located(name, e.line(), e.column(), e.path(), e.message())
 }
 
-impl Raw<'_> {
-    fn is_absent(&self) -> bool {
-        match self {
-            Raw::Json(Value::Null) => true,
-            Raw::Json(Value::String(s)) => s.is_empty(),
-            Raw::Text(s) => s.is_empty(),
-            Raw::Json(_) => false,
-        }
-    }
-
-    fn string(self) -> Result<String, String> {
-        match self {
-            Raw::Json(Value::String(s)) => Ok(s),
-            Raw::Json(Value::Number(n)) => Ok(n.to_string()),
-            Raw::Json(Value::Bool(b)) => Ok(b.to_string()),
-            Raw::Json(other) => Err(format!("expected a string, found {other}")),
-            Raw::Text(s) => Ok(s.to_owned()),
-        }
-    }
-
-    fn integer(self) -> Result<i64, String> {
-        let text = match self {
-            Raw::Json(Value::Number(n)) => {
-                return n
-                    .as_i64()
-                    .ok_or_else(|| format!("expected a whole number, found {n}"))
-            }
-            Raw::Json(Value::String(s)) => s,
-            Raw::Json(other) => return Err(format!("expected a whole number, found {other}")),
-            Raw::Text(s) => s.to_owned(),
-        };
-        text.trim()
-            .parse()
-            .map_err(|_| format!("expected a whole number, found {text:?}"))
-    }
-
-    fn boolean(self) -> Result<bool, String> {
-        let text = match self {
-            Raw::Json(Value::Bool(b)) => return Ok(b),
-            Raw::Json(Value::String(s)) => s,
-            Raw::Json(other) => return Err(format!("expected true or false, found {other}")),
-            Raw::Text(s) => s.to_owned(),
-        };
-        match text.trim().to_ascii_lowercase().as_str() {
-            "true" => Ok(true),
-            "false" => Ok(false),
-            _ => Err(format!("expected true or false, found {text:?}")),
-        }
-    }
-
-    fn timestamp(self) -> Result<Timestamp, String> {
-        let text = match self {
-            Raw::Json(Value::String(s)) => s,
-            Raw::Json(v @ Value::Number(_)) => {
-                return serde_json::from_value(v).map_err(|e| e.to_string())
-            }
-            Raw::Json(other) => return Err(format!("expected a timestamp, found {other}")),
-            Raw::Text(s) => s.to_owned(),
-        };
-        let text = text.trim();
-        match text.parse::<f64>() {
-            Ok(secs) => Timestamp::from_secs_f64(secs).map_err(|e| e.to_string()),
-            Err(_) => Timestamp::parse_rfc3339(text).map_err(|e| e.to_string()),
-        }
-    }
-
-    fn into_value(self) -> Value {
-        match self {
-            Raw::Json(v) => v,
-            Raw::Text(s) => Value::String(s.to_owned()),
-        }
-    }
-}
-
-/// A report field name without case, spaces, underscores or hyphens:
-/// `copyJobId`, `Copy Job ID` and `copy_job_id` are all `copyjobid`.
-fn normalize(name: &str) -> String {
-    name.trim()
-        .trim_matches('"')
-        .chars()
-        .filter(char::is_ascii_alphanumeric)
-        .map(|c| c.to_ascii_lowercase())
-        .collect()
-}
-
-/// A CopyJob under construction from a report item.
-#[derive(Debug, Default)]
-struct AuditJob {
-    job: CopyJob,
-    created_by: RecoveryPointCreator,
-    extra: Map<String, Value>,
-    region: Option<String>,
-}
-
-/// The name under which report fields that have no CopyJob member are kept
-/// (as an unknown member, so they stay queryable in `copy_jobs.unknown_members`).
-pub const AUDIT_EXTRA_MEMBER: &str = "AuditManagerReport";
-
-/// Sets the member that report field `name` maps to.
-///
-/// The mapping follows the COPY_JOB_REPORT sample of the AWS Backup
-/// developer guide ("Choosing your report template"): accountId, region,
-/// copyJobId, jobStatus, resourceType, resourceArn, resourceName,
-/// backupPlanName/Arn/Id, backupRuleName/Id/Schedule/Timezone, isParentJob,
-/// parentJobId, creationDate, completionDate, backupSizeInBytes, source and
-/// destination recovery point and vault ARNs, iamRoleArn (and statusMessage,
-/// messageCategory when present). The report period is dropped: it describes
-/// the report, and keeping it would make the same job differ between two
-/// days' reports. The vault and lifecycle fields (vaultType, vaultLockStatus,
-/// isEncrypted, encryptionKeyArn, deleteAfterDays, moveToColdAfterDays,
-/// enableArchive) and the others (initiationDate, startWindowEnd,
-/// backupOptions, jobRunTime) are kept under [`AUDIT_EXTRA_MEMBER`]: the
-/// documentation does not say whether a copy report's vault fields describe
-/// the source or the destination, so they are not guessed into Destination*
-/// members.
-fn audit_member(target: &mut AuditJob, name: &str, raw: Raw<'_>) -> Result<(), String> {
-    if raw.is_absent() {
-        return Ok(());
-    }
-    let job = &mut target.job;
-    let by = &mut target.created_by;
-    match normalize(name).as_str() {
-        "reporttimeperiodstart" | "reporttimeperiodend" | "reporttimeperiod" => {}
-        "region" => target.region = Some(raw.string()?),
-        "accountid" => job.account_id = Some(raw.string()?),
-        "copyjobid" => job.copy_job_id = Some(raw.string()?),
-        "jobstatus" | "state" => job.state = Some(CopyJobState::from(raw.string()?.as_str())),
-        "statusmessage" => job.status_message = Some(raw.string()?),
-        "messagecategory" => job.message_category = Some(raw.string()?),
-        "resourcetype" => job.resource_type = Some(raw.string()?),
-        "resourcearn" => job.resource_arn = Some(raw.string()?),
-        "resourcename" => job.resource_name = Some(raw.string()?),
-        "backupplanarn" => by.backup_plan_arn = Some(raw.string()?),
-        "backupplanid" => by.backup_plan_id = Some(raw.string()?),
-        "backupplanname" => by.backup_plan_name = Some(raw.string()?),
-        "backupplanversion" => by.backup_plan_version = Some(raw.string()?),
-        "backupruleid" => by.backup_rule_id = Some(raw.string()?),
-        "backuprulename" => by.backup_rule_name = Some(raw.string()?),
-        "backuprulecron" | "backuprulescheduleexpression" | "backupruleschedule" => {
-            by.backup_rule_cron = Some(raw.string()?)
-        }
-        "backupruletimezone" => by.backup_rule_timezone = Some(raw.string()?),
-        "isparentjob" | "isparent" => job.is_parent = Some(raw.boolean()?),
-        "parentjobid" => job.parent_job_id = Some(raw.string()?),
-        "creationdate" => job.creation_date = Some(raw.timestamp()?),
-        "completiondate" => job.completion_date = Some(raw.timestamp()?),
-        "backupsizeinbytes" => job.backup_size_in_bytes = Some(raw.integer()?),
-        "sourcerecoverypointarn" => job.source_recovery_point_arn = Some(raw.string()?),
-        "sourcebackupvaultarn" => job.source_backup_vault_arn = Some(raw.string()?),
-        "destinationrecoverypointarn" => job.destination_recovery_point_arn = Some(raw.string()?),
-        "destinationbackupvaultarn" => job.destination_backup_vault_arn = Some(raw.string()?),
-        "iamrolearn" => job.iam_role_arn = Some(raw.string()?),
-        "createdbybackupjobid" => job.created_by_backup_job_id = Some(raw.string()?),
-        _ => {
-            target
-                .extra
-                .insert(name.trim().to_owned(), raw.into_value());
-        }
-    }
-    Ok(())
-}
-
-impl AuditJob {
-    fn finish(mut self) -> (CopyJob, Option<String>) {
-        if !self.created_by.is_empty() {
-            self.job.created_by = Some(self.created_by);
-        }
-        if !self.extra.is_empty() {
-            self.job
-                .unknown_members
-                .insert(AUDIT_EXTRA_MEMBER.to_owned(), Value::Object(self.extra));
-        }
-        (self.job, self.region)
-    }
-}
-
-/// Counts lines and notes the line where each report item (an object at
-/// depth 3: `{"reportItems": [{`) begins, as serde_json reads the bytes.
-struct Tracker<R> {
-    inner: R,
-    line: u64,
-    depth: u32,
-    in_string: bool,
-    escaped: bool,
-    item_line: Rc<Cell<u64>>,
-}
-
-impl<R: Read> Read for Tracker<R> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        for &b in &buf[..n] {
-            if b == b'\n' {
-                self.line += 1;
-            }
-            if self.in_string {
-                if self.escaped {
-                    self.escaped = false;
-                } else if b == b'\\' {
-                    self.escaped = true;
-                } else if b == b'"' {
-                    self.in_string = false;
-                }
-                continue;
-            }
-            match b {
-                b'"' => self.in_string = true,
-                b'{' | b'[' => {
-                    self.depth += 1;
-                    if b == b'{' && self.depth == 3 {
-                        self.item_line.set(self.line);
-                    }
-                }
-                b'}' | b']' => self.depth = self.depth.saturating_sub(1),
-                _ => {}
+/// Hands one report item (or its error) to the batcher; false to stop.
+fn audit_item(
+    name: &str,
+    item: Result<audit::AuditRecord, audit::AuditError>,
+    context: &ImportContext,
+    batcher: &mut Batcher<'_>,
+) -> ControlFlow<()> {
+    match item {
+        Ok(record) => {
+            let line = record.line;
+            match observe(context, record.job, record.region) {
+                Ok(observation) => batcher.push(observation, format!("{name}:{line}")),
+                Err((path, message)) => batcher.bad(located(name, line, None, &path, &message)),
             }
         }
-        Ok(n)
+        Err(e) => batcher.bad(audit_located(name, &e)),
+    }
+    if batcher.closed {
+        ControlFlow::Break(())
+    } else {
+        ControlFlow::Continue(())
     }
 }
 
-/// Visits `{"reportItems": [...], ...}`, handing each item to `on_item`
-/// as soon as it is read.
-struct ReportVisitor<'a, F> {
-    on_item: &'a mut F,
-    item_line: Rc<Cell<u64>>,
-}
-
-impl<'de, F: FnMut(usize, u64, Value) -> bool> Visitor<'de> for ReportVisitor<'_, F> {
-    type Value = ();
-
-    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("an Audit Manager report object")
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
-        let on_item = self.on_item;
-        while let Some(key) = map.next_key::<String>()? {
-            if key == "reportItems" {
-                map.next_value_seed(ItemsSeed {
-                    on_item: &mut *on_item,
-                    item_line: self.item_line.clone(),
-                })?;
-            } else {
-                map.next_value::<IgnoredAny>()?;
-            }
-        }
-        Ok(())
-    }
-}
-
-struct ItemsSeed<'a, F> {
-    on_item: &'a mut F,
-    item_line: Rc<Cell<u64>>,
-}
-
-impl<'de, F: FnMut(usize, u64, Value) -> bool> DeserializeSeed<'de> for ItemsSeed<'_, F> {
-    type Value = ();
-
-    fn deserialize<D: de::Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
-        deserializer.deserialize_seq(self)
-    }
-}
-
-impl<'de, F: FnMut(usize, u64, Value) -> bool> Visitor<'de> for ItemsSeed<'_, F> {
-    type Value = ();
-
-    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("an array of report items")
-    }
-
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
-        let mut index = 0;
-        while let Some(item) = seq.next_element::<Value>()? {
-            if !(self.on_item)(index, self.item_line.get(), item) {
-                return Err(de::Error::custom("the import stopped"));
-            }
-            index += 1;
-        }
-        Ok(())
-    }
-}
-
-/// An Audit Manager JSON report, streamed item by item.
+/// An Audit Manager JSON report, streamed item by item by the model's reader.
 fn read_audit_json(
     name: &str,
     reader: impl BufRead,
     context: &ImportContext,
     batcher: &mut Batcher<'_>,
 ) {
-    let item_line = Rc::new(Cell::new(1));
-    let tracker = Tracker {
-        inner: reader,
-        line: 1,
-        depth: 0,
-        in_string: false,
-        escaped: false,
-        item_line: item_line.clone(),
-    };
-    let mut on_item = |index: usize, line: u64, item: Value| -> bool {
-        let prefix = format!("reportItems[{index}]");
-        let Value::Object(members) = item else {
-            batcher.bad(located(
-                name,
-                line,
-                None,
-                &prefix,
-                "expected a report item object",
-            ));
-            return !batcher.closed;
-        };
-        let mut job = AuditJob::default();
-        for (key, value) in members {
-            if let Err(message) = audit_member(&mut job, &key, Raw::Json(value)) {
-                batcher.bad(located(
-                    name,
-                    line,
-                    None,
-                    &format!("{prefix}.{key}"),
-                    &message,
-                ));
-                return !batcher.closed;
-            }
-        }
-        let (job, region) = job.finish();
-        match observe(context, job, region) {
-            Ok(observation) => batcher.push(observation, format!("{name}:{line}")),
-            Err((path, message)) => batcher.bad(located(
-                name,
-                line,
-                None,
-                &format!("{prefix}.{path}"),
-                &message,
-            )),
-        }
-        !batcher.closed
-    };
-    let mut de = serde_json::Deserializer::from_reader(tracker);
-    let result = de::Deserializer::deserialize_map(
-        &mut de,
-        ReportVisitor {
-            on_item: &mut on_item,
-            item_line,
-        },
-    )
-    .and_then(|()| de.end());
+    let result = audit::read_json(reader, |item| audit_item(name, item, context, batcher));
     if let Err(e) = result {
-        if !batcher.closed {
-            // Broken JSON ends the file: the items before it are imported.
-            let message = e.to_string();
-            let message = message
-                .rsplit_once(" at line ")
-                .map_or(message.as_str(), |(head, _)| head);
-            batcher.bad(located(
-                name,
-                e.line() as u64,
-                Some(e.column() as u64),
-                "",
-                message,
-            ));
-        }
+        // Broken JSON ends the file: the items before it are imported.
+        batcher.bad(audit_located(name, &e));
     }
 }
 
-/// An Audit Manager CSV report: a header row, then one job per row.
+/// An Audit Manager CSV report, row by row, by the model's reader.
 fn read_audit_csv(
     name: &str,
     reader: impl BufRead,
     context: &ImportContext,
     batcher: &mut Batcher<'_>,
 ) {
-    let mut csv = csv::ReaderBuilder::new().flexible(true).from_reader(reader);
-    let headers = match csv.headers() {
-        Ok(headers) => headers.clone(),
-        Err(e) => {
-            batcher.bad(format!("{name}:1: cannot read the header row: {e}"));
-            return;
-        }
-    };
-    for record in csv.records() {
-        if batcher.closed {
-            return;
-        }
-        let record = match record {
-            Ok(record) => record,
-            Err(e) => {
-                let line = e.position().map_or(0, |p| p.line());
-                let stop = matches!(e.kind(), csv::ErrorKind::Io(_));
-                batcher.bad(located(name, line, None, "", &e.to_string()));
-                if stop {
-                    return;
-                }
-                continue;
-            }
-        };
-        let line = record.position().map_or(0, |p| p.line());
-        let mut job = AuditJob::default();
-        let mut failed = false;
-        for (header, value) in headers.iter().zip(record.iter()) {
-            if let Err(message) = audit_member(&mut job, header, Raw::Text(value)) {
-                batcher.bad(located(name, line, None, header.trim(), &message));
-                failed = true;
-                break;
-            }
-        }
-        if failed {
-            continue;
-        }
-        let (job, region) = job.finish();
-        match observe(context, job, region) {
-            Ok(observation) => batcher.push(observation, format!("{name}:{line}")),
-            Err((path, message)) => batcher.bad(located(name, line, None, &path, &message)),
-        }
+    let result = audit::read_csv(reader, |item| audit_item(name, item, context, batcher));
+    if let Err(e) = result {
+        batcher.bad(audit_located(name, &e));
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use backup_model::CopyJobState;
 
     fn context() -> ImportContext {
         ImportContext {
@@ -977,8 +609,8 @@ mod tests {
         assert_eq!(by.backup_plan_name.as_deref(), Some("daily"));
         assert_eq!(by.backup_rule_cron.as_deref(), Some("cron(0 5 ? * * *)"));
         assert_eq!(
-            job.unknown_members[AUDIT_EXTRA_MEMBER],
-            serde_json::json!({"vaultType": "BACKUP_VAULT", "deleteAfterDays": 30})
+            job.unknown_members.value(audit::EXTRA_MEMBER),
+            Some(serde_json::json!({"vaultType": "BACKUP_VAULT", "deleteAfterDays": 30}))
         );
         assert!(origins[0].ends_with(":2"), "{origins:?}");
     }
@@ -998,8 +630,8 @@ mod tests {
         );
         assert_eq!(obs[0].job.is_parent, Some(false));
         assert_eq!(
-            obs[0].job.unknown_members[AUDIT_EXTRA_MEMBER],
-            serde_json::json!({"Vault Type": "BACKUP_VAULT"})
+            obs[0].job.unknown_members.value(audit::EXTRA_MEMBER),
+            Some(serde_json::json!({"Vault Type": "BACKUP_VAULT"}))
         );
         assert_eq!(obs[1].job.copy_job_id.as_deref(), Some("c-3"));
         assert_eq!(obs[1].observed_at.to_string(), "2021-07-15T15:42:04.771Z");

@@ -22,6 +22,16 @@ use std::time::{Duration, Instant};
 use backup_ingest::{BatchOutcome, ConnectOptions, Observation, Store};
 use backup_model::{CopyJob, CopyJobState, Lifecycle, RecoveryPointCreator, Timestamp};
 
+/// Builds a model structure (they are `#[non_exhaustive]`) from a default
+/// and field assignments.
+macro_rules! model {
+    ($ty:ident { $($field:ident : $value:expr),* $(, ..Default::default())? $(,)? }) => {{
+        let mut v = <$ty>::default();
+        $( v.$field = $value; )*
+        v
+    }};
+}
+
 const ACCOUNTS: [&str; 4] = [
     "111122223333",
     "222233334444",
@@ -92,13 +102,13 @@ fn synthetic_job(i: usize, state: CopyJobState) -> (String, String, CopyJob) {
         ),
     };
     let failed = state == CopyJobState::Failed;
-    let job = CopyJob {
+    let job = model!(CopyJob {
         account_id: Some(account.to_owned()),
         backup_size_in_bytes: Some(((i as i64) * 7_340_033) % 900_000_000_000),
         completion_date: (!state.is_open())
             .then(|| created.add_millis(600_000 + (i as i64 % 3_600) * 1000)),
         copy_job_id: Some(uuid(0)),
-        created_by: Some(RecoveryPointCreator {
+        created_by: Some(model!(RecoveryPointCreator {
             backup_plan_arn: Some(format!(
                 "arn:aws:backup:{region}:{account}:backup-plan:{}",
                 uuid(2 + i % 5)
@@ -114,7 +124,7 @@ fn synthetic_job(i: usize, state: CopyJobState) -> (String, String, CopyJob) {
             backup_rule_name: Some("daily-copy-to-dr-region".to_owned()),
             backup_rule_timezone: Some("Etc/UTC".to_owned()),
             ..Default::default()
-        }),
+        })),
         created_by_backup_job_id: Some(uuid(20)),
         creation_date: Some(created),
         destination_backup_vault_arn: Some(format!(
@@ -131,12 +141,12 @@ fn synthetic_job(i: usize, state: CopyJobState) -> (String, String, CopyJob) {
                 i * 7_907
             )
         }),
-        destination_recovery_point_lifecycle: Some(Lifecycle {
+        destination_recovery_point_lifecycle: Some(model!(Lifecycle {
             delete_after_days: Some(35),
             move_to_cold_storage_after_days: None,
             opt_in_to_archive_for_supported_resources: Some(false),
             ..Default::default()
-        }),
+        })),
         destination_vault_type: Some("BACKUP_VAULT".to_owned()),
         iam_role_arn: Some(format!(
             "arn:aws:iam::{account}:role/service-role/AWSBackupDefaultServiceRole"
@@ -162,7 +172,7 @@ fn synthetic_job(i: usize, state: CopyJobState) -> (String, String, CopyJob) {
                 .to_owned()
         }),
         ..Default::default()
-    };
+    });
     (account.to_owned(), region.to_owned(), job)
 }
 

@@ -27,7 +27,7 @@ lifecycle_move_to_cold_storage_after_days, lifecycle_opt_in_to_archive_for_suppo
 destination_vault_lock_state, destination_vault_type, iam_role_arn, is_parent, \
 message_category, number_of_child_jobs, parent_job_id, resource_arn, resource_name, \
 resource_type, source_backup_vault_arn, source_recovery_point_arn, state, status_message, \
-unknown_members, created_by_unknown, lifecycle_unknown, content_hash";
+unknown_members, created_by_unknown, lifecycle_unknown, content_hash, hash_version";
 
 /// How many fields [`RowEncoder::push_job`] writes: the key's three and the
 /// content columns.
@@ -78,20 +78,39 @@ impl JobKey {
     }
 }
 
-/// The xxh3-128 hash of a job's canonical JSON, as stored in `content_hash`
-/// (big-endian).
+/// The version of [`content_hash`] stored in `hash_version` next to each
+/// `content_hash`:
+///
+/// - 1: xxh3-128 of the canonical JSON (known members in the model's order,
+///   timestamps as RFC 3339 strings): it changed when the model learned a
+///   member or a state, so an upgrade wrote a spurious version of every job
+///   carrying one.
+/// - 2: xxh3-128 of the content form ([`CopyJob::write_content_form`],
+///   content form version 1), which depends only on what AWS sent.
+///
+/// When this changes, `migrate` recomputes the stored hashes
+/// ([`crate::rehash`]) before `ingest` may run again, so that an upgrade
+/// writes no versions.
+pub const HASH_VERSION: i16 = 2;
+
+/// The hash version [`HASH_VERSION`] stands for, checked by a test so that a
+/// change of the content form cannot go unnoticed.
+const HASHED_CONTENT_FORM: u16 = 1;
+
+/// The xxh3-128 hash of a job's content form, as stored in `content_hash`
+/// (big-endian); see [`HASH_VERSION`].
 pub fn content_hash(job: &CopyJob) -> [u8; 16] {
-    let mut json = Vec::with_capacity(2048);
-    job.write_json(&mut json);
-    xxhash_rust::xxh3::xxh3_128(&json).to_be_bytes()
+    let mut form = Vec::with_capacity(2048);
+    job.write_content_form(&mut form);
+    xxhash_rust::xxh3::xxh3_128(&form).to_be_bytes()
 }
 
-/// Writes the canonical JSON of `job` into `scratch` and returns its hash, or
+/// Writes the content form of `job` into `scratch` and returns its hash, or
 /// `None` when it holds a NUL character somewhere (PostgreSQL text and jsonb
 /// cannot store one).
 pub(crate) fn hash_storable(job: &CopyJob, scratch: &mut Vec<u8>) -> Option<[u8; 16]> {
     scratch.clear();
-    job.write_json(scratch);
+    job.write_content_form(scratch);
     if json_has_nul(scratch) {
         return None;
     }
@@ -376,6 +395,7 @@ impl Fields<'_> {
             "DestinationRecoveryPointLifecycle.",
         )?;
         put_field(self.buf, hash);
+        put_field(self.buf, &HASH_VERSION.to_be_bytes());
         Ok(())
     }
 
@@ -422,7 +442,7 @@ impl Fields<'_> {
             return Ok(());
         };
         for (name, value) in members {
-            if name.contains('\0') || has_nul(value) {
+            if name.contains('\0') || json_has_nul(value.get().as_bytes()) {
                 return Err(nul_in(&format!("{path}{name}")));
             }
         }
@@ -434,17 +454,6 @@ fn nul_in(member: &str) -> Unstorable {
     Unstorable(format!(
         "{member} contains a NUL character, which PostgreSQL cannot store in text or jsonb"
     ))
-}
-
-/// Whether a JSON value holds a NUL character in any string or key (jsonb
-/// rejects `\u0000`).
-fn has_nul(value: &serde_json::Value) -> bool {
-    match value {
-        serde_json::Value::String(s) => s.contains('\0'),
-        serde_json::Value::Array(items) => items.iter().any(has_nul),
-        serde_json::Value::Object(map) => map.iter().any(|(k, v)| k.contains('\0') || has_nul(v)),
-        _ => false,
-    }
 }
 
 /// Milliseconds from the Unix epoch to PostgreSQL's (2000-01-01).
@@ -669,5 +678,34 @@ mod tests {
         let c = job(r#"{"CopyJobId":"c","State":"COMPLETED"}"#);
         assert_eq!(content_hash(&a), content_hash(&b));
         assert_ne!(content_hash(&a), content_hash(&c));
+    }
+
+    /// The stored hashes are of one definition: a change of the content form
+    /// (or of how it is hashed) must come with a new [`HASH_VERSION`], or
+    /// `migrate` would not recompute the stored hashes and every job would
+    /// get a spurious version.
+    #[test]
+    fn the_hash_version_pins_the_content_form() {
+        assert_eq!(
+            HASHED_CONTENT_FORM,
+            backup_model::CONTENT_FORM_VERSION,
+            "the content form changed: raise HASH_VERSION and HASHED_CONTENT_FORM"
+        );
+        let j = job(
+            r#"{"CopyJobId":"c","State":"COMPLETED","CreationDate":1516925490.087,
+                "ChildJobsInState":{"RUNNING":1,"COMPLETED":2},"New":{"b":1.50,"a":[null]}}"#,
+        );
+        let mut form = Vec::new();
+        j.write_content_form(&mut form);
+        assert_eq!(
+            String::from_utf8(form).unwrap(),
+            r#"{"ChildJobsInState":{"COMPLETED":2,"RUNNING":1},"CopyJobId":"c","CreationDate":1516925490087e-3,"New":{"a":[null],"b":15e-1},"State":"COMPLETED"}"#
+        );
+        assert_eq!(
+            u128::from_be_bytes(content_hash(&j)),
+            xxhash_rust::xxh3::xxh3_128(
+                br#"{"ChildJobsInState":{"COMPLETED":2,"RUNNING":1},"CopyJobId":"c","CreationDate":1516925490087e-3,"New":{"a":[null],"b":15e-1},"State":"COMPLETED"}"#
+            )
+        );
     }
 }

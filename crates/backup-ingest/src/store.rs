@@ -253,6 +253,9 @@ impl Store {
             .run(&self.pool)
             .await
             .map_err(StoreError::Migrate)?;
+        // Stored hashes of an older definition are recomputed before ingest
+        // may run again (see `rehash`).
+        crate::rehash::rehash(&self.pool).await?;
         Ok(pending)
     }
 
@@ -284,7 +287,7 @@ impl Store {
     pub async fn ensure_migrated(&self) -> Result<(), StoreError> {
         let pending = self.pending_migrations().await?;
         if pending.is_empty() {
-            Ok(())
+            crate::rehash::ensure_current(&self.pool).await
         } else {
             Err(StoreError::PendingMigrations { pending })
         }

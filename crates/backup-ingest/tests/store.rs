@@ -371,10 +371,9 @@ async fn special_characters_survive_copy() {
     let mut j = listed("esc\tape\\id", "FAILED");
     j.status_message = Some(message.to_owned());
     j.resource_name = Some("\\".to_owned());
-    j.unknown_members.insert(
-        "Odd\tKey\\".to_owned(),
-        json!({"v": "a\\b\n\"c\"", "n": null}),
-    );
+    j.unknown_members
+        .insert_value("Odd\tKey\\", &json!({"v": "a\\b\n\"c\"", "n": null}))
+        .unwrap();
     let outcome = store
         .write_batch(1, &[obs("2026-01-01T00:00:00Z", j.clone())])
         .await

@@ -9,14 +9,32 @@
 //! - a bare CopyJob object;
 //! - a JSON array of CopyJob objects.
 //!
-//! Memory stays bounded by the largest single job, not by the input: a
-//! lightweight structural scanner cuts the input into one job at a time, and
-//! each job is then decoded from its own bytes. Because the scanner has already
-//! found where a job ends, a job with a bad member is reported and skipped while
-//! the jobs around it still decode. Only broken JSON structure (a missing
-//! bracket, a truncated file) ends the current document; the decoder then
-//! resumes at the next line that starts with `{` or `[`, which recovers JSON
-//! Lines input line by line.
+//! The layout does not matter: compact, pretty, one value per line (Python's
+//! `json.dumps(indent=0)`), CRLF line ends all give the same jobs.
+//!
+//! Decoding is strict. Every record must be a copy job, that is an object
+//! with a `CopyJobId`: an empty object or an AWS error body
+//! (`{"__type":"AccessDeniedException",...}`) is an error of kind
+//! [`DecodeErrorKind::NotACopyJob`]. Invalid JSON is an error wherever it is,
+//! and an object that names a member twice, at any depth, is an error of kind
+//! [`DecodeErrorKind::DuplicateMember`] with that member's path.
+//!
+//! Memory is bounded by the largest record, not by the input: a lightweight
+//! structural scanner cuts the input into one job at a time, and each job is
+//! then decoded from its own bytes. A record is a job, or a document that is
+//! not a page streamed job by job; a record longer than
+//! [`Decoder::max_record_size`] ([`DEFAULT_MAX_RECORD_SIZE`] unless set) is
+//! skipped with an error of kind [`DecodeErrorKind::TooLarge`], without being
+//! held in memory. The jobs of a ListCopyJobs page whose first member is
+//! `CopyJobs` (as the service and the AWS CLI write it) are streamed; a page
+//! with another member first is one record.
+//!
+//! Because the scanner has already found where a job ends, a job with a bad
+//! member is reported and skipped while the jobs around it still decode. Only
+//! broken JSON structure (a missing bracket, a truncated file) ends the
+//! current document; after such an error only, the decoder resumes at the
+//! next line that starts with `{` or `[`, which recovers JSON Lines input line
+//! by line.
 //!
 //! Errors carry the line and column in the whole input and the member path,
 //! such as `CopyJobs[3].BackupSizeInBytes`. The path comes from
@@ -26,16 +44,33 @@
 use std::collections::VecDeque;
 use std::fmt;
 use std::io::{self, BufRead};
+use std::sync::Arc;
 
-use crate::types::CopyJob;
+use serde_json::value::RawValue;
+
+use crate::types::{CopyJob, DUPLICATE_MEMBER};
+
+/// The largest record a [`Decoder`] reads unless told otherwise: 16 MiB.
+///
+/// A job is a few kilobytes; the largest ListCopyJobs page (1000 jobs) is a
+/// few megabytes.
+pub const DEFAULT_MAX_RECORD_SIZE: usize = 16 << 20;
 
 /// A position in the input: 1-based line and 1-based column (in bytes).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[non_exhaustive]
 pub struct Position {
     /// The line, counting from 1.
     pub line: u64,
     /// The column in bytes, counting from 1.
     pub column: u64,
+}
+
+impl Position {
+    /// The position at `line` and `column`, both counting from 1.
+    pub const fn new(line: u64, column: u64) -> Self {
+        Position { line, column }
+    }
 }
 
 impl fmt::Display for Position {
@@ -46,6 +81,7 @@ impl fmt::Display for Position {
 
 /// A decoded job and where it began in the input.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct Record {
     /// The job.
     pub job: CopyJob,
@@ -55,6 +91,7 @@ pub struct Record {
 
 /// What went wrong while decoding.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum DecodeErrorKind {
     /// The input could not be read.
     Io,
@@ -62,16 +99,37 @@ pub enum DecodeErrorKind {
     Syntax,
     /// The JSON is well formed but a member has the wrong type or value.
     Data,
+    /// A well-formed object that is not a copy job: it has no `CopyJobId`
+    /// (an empty object, or an AWS error body such as
+    /// `{"__type":"AccessDeniedException","message":"..."}`).
+    NotACopyJob,
+    /// An object names the same member twice; the path names the member.
+    DuplicateMember,
+    /// A record is longer than the decoder's maximum record size.
+    TooLarge,
 }
 
 /// A decoding failure, with where it happened.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct DecodeError {
     kind: DecodeErrorKind,
     position: Position,
     path: String,
     message: String,
+    source: Option<Arc<dyn std::error::Error + Send + Sync>>,
 }
+
+impl PartialEq for DecodeError {
+    /// Equal when kind, position, path and message are (the source is not compared).
+    fn eq(&self, other: &Self) -> bool {
+        self.kind == other.kind
+            && self.position == other.position
+            && self.path == other.path
+            && self.message == other.message
+    }
+}
+
+impl Eq for DecodeError {}
 
 impl DecodeError {
     /// What kind of failure this is.
@@ -95,13 +153,23 @@ impl DecodeError {
         &self.message
     }
 
-    fn syntax(position: Position, message: impl Into<String>) -> Self {
+    fn new(
+        kind: DecodeErrorKind,
+        position: Position,
+        path: &str,
+        message: impl Into<String>,
+    ) -> Self {
         DecodeError {
-            kind: DecodeErrorKind::Syntax,
+            kind,
             position,
-            path: String::new(),
+            path: path.to_owned(),
             message: message.into(),
+            source: None,
         }
+    }
+
+    fn syntax(position: Position, message: impl Into<String>) -> Self {
+        Self::new(DecodeErrorKind::Syntax, position, "", message)
     }
 }
 
@@ -120,7 +188,14 @@ impl fmt::Display for DecodeError {
     }
 }
 
-impl std::error::Error for DecodeError {}
+impl std::error::Error for DecodeError {
+    /// The I/O error, or serde_json's error, behind this one.
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.source
+            .as_deref()
+            .map(|e| e as &(dyn std::error::Error + 'static))
+    }
+}
 
 /// Decodes every job in `bytes`, failing on the first error.
 ///
@@ -139,8 +214,9 @@ enum State {
     TopArray { index: usize },
     /// Inside the `CopyJobs` array of a top-level ListCopyJobs object.
     EnvelopeJobs { index: usize },
-    /// Inside a top-level ListCopyJobs object, after its `CopyJobs` array.
-    EnvelopeRest,
+    /// Inside a top-level ListCopyJobs object, after its `CopyJobs` array;
+    /// the names of the members seen so far.
+    EnvelopeRest { names: Vec<String> },
 }
 
 /// A streaming iterator over the jobs in an input; see the module docs.
@@ -150,7 +226,19 @@ pub struct Decoder<R> {
     state: State,
     pending: VecDeque<Result<Record, DecodeError>>,
     buf: Vec<u8>,
+    /// Where the record being scanned into `buf` began (from its first byte).
+    record_start: Option<Position>,
+    max_record_size: usize,
     done: bool,
+}
+
+/// What [`Input::scan_value`] found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Scan {
+    /// The whole value is in the buffer.
+    Complete,
+    /// The value was longer than the limit: it was read past, not kept.
+    TooLarge,
 }
 
 impl<R: BufRead> Decoder<R> {
@@ -159,18 +247,55 @@ impl<R: BufRead> Decoder<R> {
         Decoder {
             input: Input {
                 reader,
+                replay: Vec::new(),
+                replay_at: 0,
                 position: Position { line: 1, column: 1 },
             },
             state: State::Top,
             pending: VecDeque::new(),
             buf: Vec::with_capacity(4096),
+            record_start: None,
+            max_record_size: DEFAULT_MAX_RECORD_SIZE,
             done: false,
         }
     }
 
+    /// Sets the largest record, in bytes, that is read (see the module docs);
+    /// a longer one is an error of kind [`DecodeErrorKind::TooLarge`].
+    #[must_use]
+    pub fn max_record_size(mut self, bytes: usize) -> Self {
+        self.max_record_size = bytes.max(2);
+        self
+    }
+
+    fn too_large(&self, start: Position, path: &str) -> DecodeError {
+        DecodeError::new(
+            DecodeErrorKind::TooLarge,
+            start,
+            path,
+            format!(
+                "the record is longer than the maximum record size of {} bytes; it was skipped",
+                self.max_record_size
+            ),
+        )
+    }
+
+    /// Scans one value into `self.buf` (cleared first) as a record that
+    /// begins at the current position.
+    fn scan_record(&mut self) -> Result<(Position, Scan), DecodeError> {
+        let start = self.input.position;
+        self.buf.clear();
+        self.record_start = Some(start);
+        let scan = self
+            .input
+            .scan_value(&mut self.buf, ScanState::Fresh, self.max_record_size)?;
+        self.record_start = None;
+        Ok((start, scan))
+    }
+
     /// Advances the scanner by one member or element, queueing what it found.
     fn step(&mut self) -> Result<(), DecodeError> {
-        match self.state {
+        match &mut self.state {
             State::Top => {
                 let Some(b) = self.input.skip_ws()? else {
                     self.done = true;
@@ -200,34 +325,45 @@ impl<R: BufRead> Decoder<R> {
                 }
             }
             State::TopArray { index } | State::EnvelopeJobs { index } => {
+                let index = *index;
+                let in_envelope = matches!(self.state, State::EnvelopeJobs { .. });
                 if index > 0 {
                     match self.input.skip_ws()? {
                         Some(b',') => self.input.bump(None)?,
                         Some(b']') => {
                             self.input.bump(None)?;
-                            self.state = match self.state {
-                                State::EnvelopeJobs { .. } => State::EnvelopeRest,
-                                _ => State::Top,
+                            self.state = if in_envelope {
+                                State::EnvelopeRest {
+                                    names: vec!["CopyJobs".to_owned()],
+                                }
+                            } else {
+                                State::Top
                             };
                             return Ok(());
                         }
                         _ => return Err(self.input.unexpected("',' or ']'")),
                     }
                 }
-                let start = self.element_start()?;
-                let prefix = match self.state {
-                    State::EnvelopeJobs { .. } => format!("CopyJobs[{index}]"),
-                    _ => format!("[{index}]"),
+                self.element_start()?;
+                let prefix = if in_envelope {
+                    format!("CopyJobs[{index}]")
+                } else {
+                    format!("[{index}]")
                 };
-                self.buf.clear();
-                self.input.scan_value(&mut self.buf, ScanState::Fresh)?;
-                self.decode_object(start, &prefix);
+                let (start, scan) = self.scan_record()?;
+                match scan {
+                    Scan::Complete => self.decode_job(start, &prefix),
+                    Scan::TooLarge => {
+                        let error = self.too_large(start, &prefix);
+                        self.pending.push_back(Err(error));
+                    }
+                }
                 match &mut self.state {
                     State::TopArray { index } | State::EnvelopeJobs { index } => *index += 1,
                     _ => {}
                 }
             }
-            State::EnvelopeRest => match self.input.skip_ws()? {
+            State::EnvelopeRest { .. } => match self.input.skip_ws()? {
                 Some(b'}') => {
                     self.input.bump(None)?;
                     self.state = State::Top;
@@ -235,20 +371,60 @@ impl<R: BufRead> Decoder<R> {
                 Some(b',') => {
                     self.input.bump(None)?;
                     self.input.skip_ws()?;
+                    let key_at = self.input.position;
                     self.buf.clear();
                     let key = self.read_key()?;
+                    if let State::EnvelopeRest { names } = &mut self.state {
+                        if names.contains(&key) {
+                            return Err(DecodeError::new(
+                                DecodeErrorKind::DuplicateMember,
+                                key_at,
+                                &key,
+                                "duplicate member name",
+                            ));
+                        }
+                        names.push(key.clone());
+                    }
                     self.input.skip_ws()?;
-                    let start = self.input.position;
-                    self.buf.clear();
-                    self.input.scan_value(&mut self.buf, ScanState::Fresh)?;
-                    if key == "CopyJob" {
-                        self.decode_object(start, "CopyJob");
+                    let (start, scan) = self.scan_record()?;
+                    match scan {
+                        Scan::Complete => self.envelope_member(&key, start),
+                        Scan::TooLarge => {
+                            let error = self.too_large(start, &key);
+                            self.pending.push_back(Err(error));
+                        }
                     }
                 }
                 _ => return Err(self.input.unexpected("',' or '}'")),
             },
         }
         Ok(())
+    }
+
+    /// Checks a member of a streamed ListCopyJobs page other than
+    /// `CopyJobs`, whose value is in `self.buf`: valid JSON with no duplicate
+    /// names; `NextToken` a string. A `CopyJob` member is decoded as a job.
+    fn envelope_member(&mut self, key: &str, start: Position) {
+        let result = match key {
+            "NextToken" => decode_tracked::<Option<String>>(&self.buf, start, key).map(|_| ()),
+            "CopyJob" => {
+                self.decode_job(start, key);
+                return;
+            }
+            _ => decode_tracked::<Box<RawValue>>(&self.buf, start, key).and_then(|raw| {
+                crate::raw::tidy(raw).map(|_| ()).map_err(|path| {
+                    DecodeError::new(
+                        DecodeErrorKind::DuplicateMember,
+                        start,
+                        &crate::raw::join(key, &path),
+                        "duplicate member name",
+                    )
+                })
+            }),
+        };
+        if let Err(e) = result {
+            self.pending.push_back(Err(e));
+        }
     }
 
     /// The position of the next element, which must start an object.
@@ -266,7 +442,14 @@ impl<R: BufRead> Decoder<R> {
             return Err(self.input.unexpected("a member name"));
         }
         let from = self.buf.len();
-        self.input.scan_value(&mut self.buf, ScanState::Fresh)?;
+        // A member name is a record of its own for the size limit.
+        if self
+            .input
+            .scan_value(&mut self.buf, ScanState::Fresh, self.max_record_size)?
+            == Scan::TooLarge
+        {
+            return Err(self.too_large(at, ""));
+        }
         let key: String =
             serde_json::from_slice(&self.buf[from..]).map_err(|e| data_error(e, None, at, ""))?;
         if self.input.skip_ws_into(Some(&mut self.buf))? != Some(b':') {
@@ -282,11 +465,13 @@ impl<R: BufRead> Decoder<R> {
     fn top_object(&mut self) -> Result<(), DecodeError> {
         let start = self.input.position;
         self.buf.clear();
+        self.record_start = Some(start);
         self.input.bump(Some(&mut self.buf))?;
         match self.input.skip_ws_into(Some(&mut self.buf))? {
             Some(b'}') => {
                 self.input.bump(Some(&mut self.buf))?;
-                self.decode_object(start, "");
+                self.record_start = None;
+                self.decode_document(start);
                 return Ok(());
             }
             Some(b'"') => {}
@@ -295,45 +480,87 @@ impl<R: BufRead> Decoder<R> {
         let key = self.read_key()?;
         let next = self.input.skip_ws_into(Some(&mut self.buf))?;
         if key == "CopyJobs" && next == Some(b'[') {
+            self.record_start = None;
             self.input.bump(None)?;
             self.state = State::EnvelopeJobs { index: 0 };
             if self.input.skip_ws()? == Some(b']') {
                 self.input.bump(None)?;
-                self.state = State::EnvelopeRest;
+                self.state = State::EnvelopeRest { names: vec![key] };
             }
             return Ok(());
         }
         // The rest of the object, as one value nested one level deep.
-        self.input.scan_value(&mut self.buf, ScanState::Inside)?;
-        self.decode_object(start, "");
+        let limit = self.max_record_size;
+        let scan = self
+            .input
+            .scan_value(&mut self.buf, ScanState::Inside, limit)?;
+        self.record_start = None;
+        match scan {
+            Scan::Complete => self.decode_document(start),
+            Scan::TooLarge => {
+                let error = self.too_large(start, "");
+                self.pending.push_back(Err(error));
+            }
+        }
         Ok(())
     }
 
-    /// Decodes the object in `self.buf`, which began at `start`, and queues its
-    /// jobs (or its error).
-    fn decode_object(&mut self, start: Position, prefix: &str) {
+    /// Decodes a top-level object in `self.buf` that began at `start`: a
+    /// DescribeCopyJob body, a ListCopyJobs page, or a bare job.
+    fn decode_document(&mut self, start: Position) {
         let bytes = &self.buf[..];
-        match decode_job_fast(bytes) {
-            Ok(mut job) => {
-                if is_envelope(&mut job) {
-                    decode_envelope(bytes, start, prefix, &mut self.pending);
-                } else {
-                    self.pending.push_back(Ok(Record {
-                        job,
-                        position: start,
-                    }));
+        // Most documents are jobs (JSON Lines); only an object that mentions
+        // an envelope member is looked at more closely.
+        if contains(bytes, b"\"CopyJobs\"") || contains(bytes, b"\"CopyJob\"") {
+            match probe(bytes) {
+                Ok(Some(envelope)) => {
+                    decode_envelope(bytes, start, envelope, &mut self.pending);
+                    return;
+                }
+                Ok(None) => {}
+                Err(e) => {
+                    // Broken JSON or a duplicate top-level name: the slow
+                    // path says where.
+                    let error = decode_tracked::<CopyJob>(bytes, start, "")
+                        .err()
+                        .unwrap_or_else(|| {
+                            DecodeError::syntax(start, format!("invalid document: {e}"))
+                        });
+                    self.pending.push_back(Err(error));
+                    return;
                 }
             }
-            Err(_) => self
-                .pending
-                .push_back(Err(decode_job_slow(bytes, start, prefix))),
         }
+        self.decode_job(start, "");
     }
 
-    /// After a structural error: skip to the next line that starts with `{`
-    /// or `[`, the start of the next JSON Lines record.
+    /// Decodes the job in `self.buf`, which began at `start`, and queues it
+    /// (or its error).
+    fn decode_job(&mut self, start: Position, prefix: &str) {
+        let record = job_record(&self.buf, start, prefix);
+        self.pending.push_back(record);
+    }
+
+    /// After a structural error: resume at the next line that starts with
+    /// `{` or `[`, the start of the next JSON Lines record, looking first in
+    /// the bytes of the record that was being read when the error came.
     fn resync(&mut self) {
         self.state = State::Top;
+        if let Some(start) = self.record_start.take() {
+            let found = (1..self.buf.len())
+                .find(|&i| self.buf[i - 1] == b'\n' && matches!(self.buf[i], b'{' | b'['));
+            if let Some(at) = found {
+                let mut position = start;
+                track(&mut position, &self.buf[..at]);
+                let mut rest = self.buf.split_off(at);
+                // Bytes not yet replayed still come first.
+                rest.extend_from_slice(&self.input.replay[self.input.replay_at..]);
+                self.input.replay = rest;
+                self.input.replay_at = 0;
+                self.input.position = position;
+                return;
+            }
+        }
         if self.input.position.column == 1 && matches!(self.input.peek(), Ok(Some(b'{' | b'['))) {
             return;
         }
@@ -368,7 +595,16 @@ impl<R: BufRead> Iterator for Decoder<R> {
             if self.done {
                 return None;
             }
-            if let Err(error) = self.step() {
+            if let Err(mut error) = self.step() {
+                // The input ended inside a record: say where the record began,
+                // which is where a person looks for the damage.
+                if error.kind == DecodeErrorKind::Syntax && self.input.at_end() {
+                    if let Some(start) = self.record_start {
+                        error.position = start;
+                        error.message =
+                            "the input ends inside this record (truncated JSON)".to_owned();
+                    }
+                }
                 if error.kind == DecodeErrorKind::Io {
                     self.done = true;
                 } else {
@@ -380,76 +616,163 @@ impl<R: BufRead> Iterator for Decoder<R> {
     }
 }
 
-/// An object with no known CopyJob member but a `CopyJobs` or `CopyJob`
-/// member is an envelope (a ListCopyJobs page or a DescribeCopyJob body), not
-/// a job. Its other members (`NextToken`, or members AWS adds to the
-/// envelope) are not part of any job and are dropped, as when a page is
-/// streamed.
-fn is_envelope(job: &mut CopyJob) -> bool {
-    if !(job.unknown_members.contains_key("CopyJobs")
-        || job.unknown_members.contains_key("CopyJob"))
-    {
-        return false;
-    }
-    // Set the unknown members aside to ask whether any known member is present.
-    let unknown = std::mem::take(&mut job.unknown_members);
-    let no_known_member = job.is_empty();
-    job.unknown_members = unknown;
-    no_known_member
+/// Whether `needle` occurs in `haystack`.
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack.windows(needle.len()).any(|w| w == needle)
 }
 
-/// The members of an envelope, each job left as its own bytes so that one bad
-/// job does not hide the others.
-#[derive(serde::Deserialize)]
+/// The members of a top-level object that make it an envelope.
+#[derive(Debug, Default)]
 struct Envelope<'a> {
-    #[serde(rename = "CopyJobs", borrow, default)]
-    copy_jobs: Option<Vec<&'a serde_json::value::RawValue>>,
-    #[serde(rename = "CopyJob", borrow, default)]
-    copy_job: Option<&'a serde_json::value::RawValue>,
+    copy_jobs: Option<&'a RawValue>,
+    copy_job: Option<&'a RawValue>,
+    next_token: Option<&'a RawValue>,
+    /// Other members (of the envelope: AWS may add some), checked for
+    /// duplicate names inside.
+    others: Vec<(String, &'a RawValue)>,
 }
 
-/// Decodes an envelope that began at `start` and queues each of its jobs (or
-/// each job's error), in the order they appear.
+/// Reads a top-level object's members without decoding them: `Some` when it
+/// is an envelope (a `CopyJobs` or `CopyJob` member and no CopyJob member),
+/// `None` when it is to be decoded as a job. Fails on invalid JSON or a
+/// duplicate member name.
+fn probe(bytes: &[u8]) -> Result<Option<Envelope<'_>>, String> {
+    use serde::de::{Deserializer as _, MapAccess, Visitor};
+
+    struct ProbeVisitor;
+
+    impl<'de> Visitor<'de> for ProbeVisitor {
+        type Value = (Envelope<'de>, bool);
+
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("an object")
+        }
+
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+            let mut envelope = Envelope::default();
+            let mut names: Vec<String> = Vec::new();
+            let mut job_member = false;
+            while let Some(name) = map.next_key::<std::borrow::Cow<'de, str>>()? {
+                let value: &'de RawValue = map.next_value()?;
+                if names.iter().any(|n| *n == name) {
+                    return Err(serde::de::Error::custom(format_args!(
+                        "{DUPLICATE_MEMBER}{name}"
+                    )));
+                }
+                names.push(name.clone().into_owned());
+                match &*name {
+                    "CopyJobs" => envelope.copy_jobs = Some(value),
+                    "CopyJob" => envelope.copy_job = Some(value),
+                    "NextToken" => envelope.next_token = Some(value),
+                    other => {
+                        job_member |= CopyJob::MEMBERS.contains(&other);
+                        envelope.others.push((other.to_owned(), value));
+                    }
+                }
+            }
+            Ok((envelope, job_member))
+        }
+    }
+
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    let (envelope, job_member) = (&mut de)
+        .deserialize_map(ProbeVisitor)
+        .map_err(|e| e.to_string())?;
+    de.end().map_err(|e| e.to_string())?;
+    let is_envelope = (envelope.copy_jobs.is_some() || envelope.copy_job.is_some()) && !job_member;
+    Ok(is_envelope.then_some(envelope))
+}
+
+/// Queues each job of an envelope that began at `start` (or each job's
+/// error), in the order they appear, then the errors of its other members.
 fn decode_envelope(
     bytes: &[u8],
     start: Position,
-    prefix: &str,
+    envelope: Envelope<'_>,
     pending: &mut VecDeque<Result<Record, DecodeError>>,
 ) {
-    let envelope = match decode_tracked::<Envelope<'_>>(bytes, start, prefix) {
-        Ok(envelope) => envelope,
-        Err(e) => {
-            pending.push_back(Err(e));
-            return;
-        }
+    // The raw values borrow from `bytes`, so their offsets there are known.
+    let position_of = |raw: &RawValue| {
+        let offset = (raw.get().as_ptr() as usize).saturating_sub(bytes.as_ptr() as usize);
+        let mut position = start;
+        track(&mut position, &bytes[..offset.min(bytes.len())]);
+        position
     };
-    let join = |member: &str| {
-        if prefix.is_empty() {
-            member.to_owned()
-        } else {
-            format!("{prefix}.{member}")
+    let mut jobs: Vec<(String, &RawValue)> = Vec::new();
+    let mut errors: Vec<DecodeError> = Vec::new();
+    if let Some(raw) = envelope.copy_jobs {
+        match serde_json::from_str::<Option<Vec<&RawValue>>>(raw.get()) {
+            Ok(list) => {
+                for (i, raw) in list.into_iter().flatten().enumerate() {
+                    jobs.push((format!("CopyJobs[{i}]"), raw));
+                }
+            }
+            Err(e) => errors.push(data_error(
+                e,
+                Some(String::new()),
+                position_of(raw),
+                "CopyJobs",
+            )),
         }
-    };
-    let mut jobs: Vec<(String, &serde_json::value::RawValue)> = Vec::new();
-    for (i, raw) in envelope.copy_jobs.into_iter().flatten().enumerate() {
-        jobs.push((join(&format!("CopyJobs[{i}]")), raw));
     }
     if let Some(raw) = envelope.copy_job {
-        jobs.push((join("CopyJob"), raw));
+        if raw.get() != "null" {
+            jobs.push(("CopyJob".to_owned(), raw));
+        }
+    }
+    if let Some(raw) = envelope.next_token {
+        if let Err(e) = serde_json::from_str::<Option<String>>(raw.get()) {
+            errors.push(data_error(e, None, position_of(raw), "NextToken"));
+        }
+    }
+    for (name, raw) in &envelope.others {
+        if let Err(path) = crate::raw::tidy((**raw).to_owned()) {
+            errors.push(DecodeError::new(
+                DecodeErrorKind::DuplicateMember,
+                position_of(raw),
+                &crate::raw::join(name, &path),
+                "duplicate member name",
+            ));
+        }
     }
     // Members may come in any order; report the jobs in input order.
     jobs.sort_by_key(|(_, raw)| raw.get().as_ptr() as usize);
     for (path, raw) in jobs {
-        // The raw value borrows from `bytes`, so its offset there is known.
-        let offset = (raw.get().as_ptr() as usize).saturating_sub(bytes.as_ptr() as usize);
-        let mut position = start;
-        track(&mut position, &bytes[..offset.min(bytes.len())]);
-        let job_bytes = raw.get().as_bytes();
-        pending.push_back(match decode_job_fast(job_bytes) {
-            Ok(job) => Ok(Record { job, position }),
-            Err(_) => Err(decode_job_slow(job_bytes, position, &path)),
-        });
+        pending.push_back(job_record(raw.get().as_bytes(), position_of(raw), &path));
     }
+    pending.extend(errors.into_iter().map(Err));
+}
+
+/// The job in `bytes`, which began at `start`, or why it is not one.
+fn job_record(bytes: &[u8], start: Position, prefix: &str) -> Result<Record, DecodeError> {
+    match decode_job_fast(bytes) {
+        Ok(job) if job.copy_job_id.is_some() => Ok(Record {
+            job,
+            position: start,
+        }),
+        Ok(job) => Err(not_a_copy_job(&job, start, prefix)),
+        Err(_) => Err(decode_job_slow(bytes, start, prefix)),
+    }
+}
+
+/// The error for an object with no `CopyJobId`, saying what it looks like.
+fn not_a_copy_job(job: &CopyJob, start: Position, prefix: &str) -> DecodeError {
+    let text = |name: &str| {
+        job.unknown_members
+            .get(name)
+            .and_then(|raw| serde_json::from_str::<String>(raw.get()).ok())
+    };
+    let message = if let Some(kind) = text("__type").or_else(|| text("code")) {
+        let detail = text("message")
+            .or_else(|| text("Message"))
+            .unwrap_or_default();
+        format!("not a copy job: an AWS error response ({kind}: {detail})")
+    } else if job.is_empty() {
+        "not a copy job: the object is empty".to_owned()
+    } else {
+        "not a copy job: the object has no CopyJobId".to_owned()
+    };
+    DecodeError::new(DecodeErrorKind::NotACopyJob, start, prefix, message)
 }
 
 /// Decodes one job's bytes, without tracking the member path.
@@ -493,7 +816,7 @@ fn data_error(
     start: Position,
     prefix: &str,
 ) -> DecodeError {
-    let kind = if error.is_data() {
+    let mut kind = if error.is_data() {
         DecodeErrorKind::Data
     } else {
         DecodeErrorKind::Syntax
@@ -513,10 +836,22 @@ fn data_error(
         }
     };
     let full = error.to_string();
-    let message = match full.rfind(" at line ") {
+    let mut message = match full.rfind(" at line ") {
         Some(at) if line > 0 => full[..at].to_owned(),
         _ => full,
     };
+    let mut path = path.filter(|p| !p.is_empty());
+    // A duplicate name: the error's text ends with the member's path below
+    // the structure being read.
+    if let Some(member) = message.strip_prefix(DUPLICATE_MEMBER) {
+        kind = DecodeErrorKind::DuplicateMember;
+        path = Some(match path {
+            None => member.to_owned(),
+            Some(p) if member.starts_with('[') => format!("{p}{member}"),
+            Some(p) => format!("{p}.{member}"),
+        });
+        message = "duplicate member name".to_owned();
+    }
     let path = match (prefix.is_empty(), path) {
         (true, None) => String::new(),
         (true, Some(p)) => p,
@@ -529,11 +864,10 @@ fn data_error(
         position,
         path,
         message,
+        source: Some(Arc::new(error)),
     }
 }
 
-/// The bytes at which [`Input::scan_value`] must stop and look, inside a
-/// string, between strings, and in a bare value (a number or literal).
 const STOP_IN_STRING: [bool; 256] = stop_table(b"\"\\\n");
 const STOP_IN_STRUCTURE: [bool; 256] = stop_table(b"\"{}[]\n");
 const STOP_IN_BARE: [bool; 256] = stop_table(b" \t\n\r,]}");
@@ -588,7 +922,24 @@ enum ScanState {
 #[derive(Debug)]
 struct Input<R> {
     reader: R,
+    /// Bytes read already that are to be read again first (after an error,
+    /// see `Decoder::resync`).
+    replay: Vec<u8>,
+    replay_at: usize,
     position: Position,
+}
+
+/// The next bytes: those to replay, else the reader's.
+fn fill<'a, R: BufRead>(
+    reader: &'a mut R,
+    replay: &'a [u8],
+    replay_at: usize,
+) -> io::Result<&'a [u8]> {
+    if replay_at < replay.len() {
+        Ok(&replay[replay_at..])
+    } else {
+        reader.fill_buf()
+    }
 }
 
 fn track(position: &mut Position, bytes: &[u8]) {
@@ -603,17 +954,32 @@ fn track(position: &mut Position, bytes: &[u8]) {
 
 impl<R: BufRead> Input<R> {
     fn io_error(&self, e: io::Error) -> DecodeError {
-        DecodeError {
-            kind: DecodeErrorKind::Io,
-            position: self.position,
-            path: String::new(),
-            message: e.to_string(),
+        let mut error = DecodeError::new(DecodeErrorKind::Io, self.position, "", e.to_string());
+        error.source = Some(Arc::new(e));
+        error
+    }
+
+    /// Whether every byte of the input has been read.
+    fn at_end(&mut self) -> bool {
+        matches!(self.peek(), Ok(None))
+    }
+
+    /// Consumes `n` bytes of what [`fill`] gave.
+    fn consume(&mut self, n: usize) {
+        if self.replay_at < self.replay.len() {
+            self.replay_at += n;
+            if self.replay_at >= self.replay.len() {
+                self.replay = Vec::new();
+                self.replay_at = 0;
+            }
+        } else {
+            self.reader.consume(n);
         }
     }
 
     fn peek(&mut self) -> Result<Option<u8>, DecodeError> {
         loop {
-            match self.reader.fill_buf() {
+            match fill(&mut self.reader, &self.replay, self.replay_at) {
                 Ok(buf) => return Ok(buf.first().copied()),
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => return Err(self.io_error(e)),
@@ -638,7 +1004,7 @@ impl<R: BufRead> Input<R> {
                 out.push(b);
             }
             track(&mut self.position, &[b]);
-            self.reader.consume(1);
+            self.consume(1);
         }
         Ok(())
     }
@@ -653,7 +1019,7 @@ impl<R: BufRead> Input<R> {
         mut capture: Option<&mut Vec<u8>>,
     ) -> Result<Option<u8>, DecodeError> {
         loop {
-            let buf = match self.reader.fill_buf() {
+            let buf = match fill(&mut self.reader, &self.replay, self.replay_at) {
                 Ok(buf) => buf,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => return Err(self.io_error(e)),
@@ -670,7 +1036,7 @@ impl<R: BufRead> Input<R> {
             if let Some(out) = capture.as_deref_mut() {
                 out.extend_from_slice(&buf[..n]);
             }
-            self.reader.consume(n);
+            self.consume(n);
             if next.is_some() {
                 return Ok(next);
             }
@@ -680,7 +1046,7 @@ impl<R: BufRead> Input<R> {
     /// Consumes through the next newline; false at the end of the input.
     fn skip_line(&mut self) -> Result<bool, DecodeError> {
         loop {
-            let buf = match self.reader.fill_buf() {
+            let buf = match fill(&mut self.reader, &self.replay, self.replay_at) {
                 Ok(buf) => buf,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => return Err(self.io_error(e)),
@@ -693,7 +1059,7 @@ impl<R: BufRead> Input<R> {
                 None => (buf.len(), false),
             };
             track(&mut self.position, &buf[..n]);
-            self.reader.consume(n);
+            self.consume(n);
             if found {
                 return Ok(true);
             }
@@ -702,7 +1068,16 @@ impl<R: BufRead> Input<R> {
 
     /// Copies one JSON value into `out`, following only its structure
     /// (brackets and strings); the JSON parser validates the rest.
-    fn scan_value(&mut self, out: &mut Vec<u8>, start: ScanState) -> Result<(), DecodeError> {
+    ///
+    /// When `out` would grow past `limit` bytes, the rest of the value is read
+    /// past without being kept and the result is [`Scan::TooLarge`].
+    fn scan_value(
+        &mut self,
+        out: &mut Vec<u8>,
+        start: ScanState,
+        limit: usize,
+    ) -> Result<Scan, DecodeError> {
+        let mut too_large = false;
         let mut depth: u32 = 0;
         let mut in_string = false;
         let mut escape = false;
@@ -718,19 +1093,23 @@ impl<R: BufRead> Input<R> {
                     in_string = true;
                     self.bump(Some(out))?;
                 }
+                Some(b'}' | b']' | b',' | b':') | None => return Err(self.unexpected("a value")),
                 Some(_) => bare = true,
-                None => return Err(self.unexpected("a value")),
             },
         }
         loop {
-            let buf = match self.reader.fill_buf() {
+            let buf = match fill(&mut self.reader, &self.replay, self.replay_at) {
                 Ok(buf) => buf,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => return Err(self.io_error(e)),
             };
             if buf.is_empty() {
                 if bare {
-                    return Ok(());
+                    return Ok(if too_large {
+                        Scan::TooLarge
+                    } else {
+                        Scan::Complete
+                    });
                 }
                 return Err(DecodeError::syntax(
                     self.position,
@@ -808,29 +1187,26 @@ impl<R: BufRead> Input<R> {
             // The bytes taken hold no line break but the one that ended the
             // line, if any (a bare value stops before a line break), so the
             // position moves without looking at them again.
-            let mut before_newline = self.position;
-            if let Some(at) = line_end {
-                before_newline.column += at as u64;
+            if !too_large && out.len() + i > limit {
+                too_large = true;
+                out.clear();
             }
-            out.extend_from_slice(&buf[..i]);
+            if !too_large {
+                out.extend_from_slice(&buf[..i]);
+            }
             if line_end.is_some() {
                 self.position.line += 1;
                 self.position.column = 1;
             } else {
                 self.position.column += i as u64;
             }
-            self.reader.consume(i);
+            self.consume(i);
             if done {
-                return Ok(());
-            }
-            // JSON never puts `{` or `[` at the start of a line inside a value
-            // that a tool printed, but JSON Lines starts every record there: a
-            // value still open at that point is a broken record.
-            if line_end.is_some() && matches!(self.peek()?, Some(b'{' | b'[')) {
-                return Err(DecodeError::syntax(
-                    before_newline,
-                    "the line ends inside a value and the next line starts a new record (truncated JSON?)",
-                ));
+                return Ok(if too_large {
+                    Scan::TooLarge
+                } else {
+                    Scan::Complete
+                });
             }
         }
     }

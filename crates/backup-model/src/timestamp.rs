@@ -242,6 +242,39 @@ impl std::str::FromStr for Timestamp {
     }
 }
 
+impl From<Timestamp> for SystemTime {
+    /// The same instant (every timestamp is within `SystemTime`'s range on
+    /// the platforms Rust supports with 64-bit seconds).
+    fn from(t: Timestamp) -> SystemTime {
+        let magnitude = std::time::Duration::from_millis(t.millis.unsigned_abs());
+        if t.millis >= 0 {
+            UNIX_EPOCH + magnitude
+        } else {
+            UNIX_EPOCH - magnitude
+        }
+    }
+}
+
+impl TryFrom<SystemTime> for Timestamp {
+    type Error = TimestampError;
+
+    /// The instant rounded to the nearest millisecond; an error outside the
+    /// years 0001 to 9999.
+    fn try_from(t: SystemTime) -> Result<Self, TimestampError> {
+        let out_of_range = || TimestampError::new("the time is outside the years 0001 to 9999");
+        let millis = match t.duration_since(UNIX_EPOCH) {
+            Ok(d) => {
+                i64::try_from((d.as_nanos() + 500_000) / 1_000_000).map_err(|_| out_of_range())?
+            }
+            Err(e) => {
+                let d = e.duration();
+                -i64::try_from((d.as_nanos() + 499_999) / 1_000_000).map_err(|_| out_of_range())?
+            }
+        };
+        Self::from_millis(millis)
+    }
+}
+
 impl Serialize for Timestamp {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         let mut buf = [0u8; 24];

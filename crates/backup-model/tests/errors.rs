@@ -51,13 +51,7 @@ fn wrong_type_names_the_member_path_and_the_position_in_the_whole_input() {
     // Line 6; the column is that of the value's last byte, as serde_json counts.
     let line = input.lines().nth(5).unwrap();
     let column = line.find(r#""huge""#).unwrap() + r#""huge""#.len();
-    assert_eq!(
-        error.position(),
-        Position {
-            line: 6,
-            column: column as u64
-        }
-    );
+    assert_eq!(error.position(), Position::new(6, column as u64));
     assert_eq!(
         error.to_string(),
         format!(
@@ -76,13 +70,7 @@ fn a_bad_member_on_a_later_line_of_a_multi_line_job() {
     let input = "{\"CopyJobs\": [{\"CopyJobId\": \"a\"}, {\n  \"CopyJobId\": \"b\",\n  \"IsParent\": \"yes\"\n}]}";
     let error = only_error(input);
     assert_eq!(error.path(), "CopyJobs[1].IsParent");
-    assert_eq!(
-        error.position(),
-        Position {
-            line: 3,
-            column: 19
-        }
-    );
+    assert_eq!(error.position(), Position::new(3, 19));
     assert_eq!(
         error.message(),
         r#"invalid type: string "yes", expected a boolean"#
@@ -157,13 +145,9 @@ fn truncated_input() {
     let error = errors(input).remove(0);
     assert_eq!(error.kind(), DecodeErrorKind::Syntax);
     assert!(error.message().contains("truncated"), "{error}");
-    assert_eq!(
-        error.position(),
-        Position {
-            line: 1,
-            column: input.len() as u64 + 1
-        }
-    );
+    // Placed at the start of the record that was cut short.
+    let start = input.find(r#"{"CopyJobId":"b""#).unwrap() as u64 + 1;
+    assert_eq!(error.position(), Position::new(1, start));
     assert_eq!(decode_all(input.as_bytes()).unwrap_err(), error);
 }
 
@@ -173,7 +157,7 @@ fn every_proper_prefix_of_a_document_is_an_error() {
     // taken as a shorter, valid input.
     for document in [
         r#"{"CopyJobs":[{"CopyJobId":"a","CreatedBy":{"BackupPlanId":"p"}},{"CopyJobId":"b"}],"NextToken":"t"}"#,
-        r#"{"NextToken":12,"CopyJobs":[{"CopyJobId":"a"}]}"#,
+        r#"{"NextToken":"12","CopyJobs":[{"CopyJobId":"a"}]}"#,
         r#"{"CopyJob":{"CopyJobId":"a","BackupSizeInBytes":1234}}"#,
         r#"[{"CopyJobId":"a"},{"CopyJobId":"b","IsParent":true}]"#,
         r#"{"CopyJobId":"a","CreationDate":1516925490.087}"#,
@@ -196,7 +180,7 @@ fn an_html_page_is_one_syntax_error() {
     let page = "<!DOCTYPE html>\n<html>\n<head><title>502 Bad Gateway</title></head>\n<body>\n<center><h1>502 Bad Gateway</h1></center>\n</body>\n</html>\n";
     let error = only_error(page);
     assert_eq!(error.kind(), DecodeErrorKind::Syntax);
-    assert_eq!(error.position(), Position { line: 1, column: 1 });
+    assert_eq!(error.position(), Position::new(1, 1));
     assert_eq!(
         error.to_string(),
         "line 1, column 1: expected a JSON object or array, found '<'"
@@ -325,7 +309,7 @@ fn io_errors_end_the_stream() {
     let error = results[1].as_ref().unwrap_err();
     assert_eq!(error.kind(), DecodeErrorKind::Io);
     assert_eq!(error.message(), "disk on fire");
-    assert_eq!(error.position(), Position { line: 2, column: 1 });
+    assert_eq!(error.position(), Position::new(2, 1));
 }
 
 #[test]
@@ -336,7 +320,7 @@ fn a_raw_line_break_inside_a_string_is_placed_at_column_one() {
     let input = "{\n  \"CopyJobId\": \"a\nb\"\n}";
     let error = only_error(input);
     assert_eq!(error.kind(), DecodeErrorKind::Syntax);
-    assert_eq!(error.position(), Position { line: 3, column: 1 });
+    assert_eq!(error.position(), Position::new(3, 1));
     assert!(error.message().starts_with("control character"), "{error}");
 }
 
