@@ -62,7 +62,7 @@ pub struct EmulateArgs {
     pub fixture: Option<PathBuf>,
 
     /// Share of Backup calls answered ThrottlingException (0 to 1).
-    #[arg(long, default_value_t = 0.0)]
+    #[arg(long, default_value_t = 0.0, value_name = "RATE")]
     pub throttle_rate: f64,
 
     /// Throttle in bursts: LENGTH/EVERY, e.g. 5/100 answers the last 5 of
@@ -75,7 +75,7 @@ pub struct EmulateArgs {
     pub throttle_status: ThrottleStatus,
 
     /// Share of Backup calls answered 503 ServiceUnavailableException (0 to 1).
-    #[arg(long, default_value_t = 0.0)]
+    #[arg(long, default_value_t = 0.0, value_name = "RATE")]
     pub error_rate: f64,
 
     /// Added to every Backup response, e.g. 50ms.
@@ -112,11 +112,11 @@ pub struct EmulateArgs {
     pub retention: Option<Duration>,
 
     /// Share of single jobs (0 to 1) that end FAILED without a CompletionDate.
-    #[arg(long, default_value_t = 0.0)]
+    #[arg(long, default_value_t = 0.0, value_name = "RATE")]
     pub failed_without_completion_rate: f64,
 
     /// Share of single jobs (0 to 1) that end in --unknown-state, without a CompletionDate.
-    #[arg(long, default_value_t = 0.0)]
+    #[arg(long, default_value_t = 0.0, value_name = "RATE")]
     pub unknown_state_rate: f64,
 
     /// The state, unknown to the service model, of --unknown-state-rate jobs.

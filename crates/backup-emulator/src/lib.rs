@@ -879,6 +879,24 @@ mod tests {
     }
 
     #[test]
+    fn option_names_round_trip() {
+        for b in [BrokenPaging::RepeatToken, BrokenPaging::Cycle] {
+            assert_eq!(b.to_string().parse::<BrokenPaging>(), Ok(b));
+        }
+        for t in [ThrottleStatus::TooManyRequests, ThrottleStatus::BadRequest] {
+            assert_eq!(t.to_string().parse::<ThrottleStatus>(), Ok(t));
+        }
+        let burst = Burst {
+            length: 5,
+            every: 100,
+        };
+        assert_eq!(burst.to_string().parse::<Burst>(), Ok(burst));
+        for bad in ["5", "0/5", "6/5", "a/b"] {
+            assert!(bad.parse::<Burst>().is_err(), "{bad}");
+        }
+    }
+
+    #[test]
     fn configs_are_validated() {
         let ok = EmulatorConfig::default();
         assert!(validate(&ok).is_ok());
@@ -917,6 +935,56 @@ mod tests {
                 faults: Faults {
                     throttle_rate: 1.5,
                     ..Faults::default()
+                },
+                ..ok.clone()
+            },
+            EmulatorConfig {
+                faults: Faults {
+                    throttle_burst: Some(Burst {
+                        length: 0,
+                        every: 5,
+                    }),
+                    ..Faults::default()
+                },
+                ..ok.clone()
+            },
+            EmulatorConfig {
+                faults: Faults {
+                    token_ttl_calls: Some(0),
+                    ..Faults::default()
+                },
+                ..ok.clone()
+            },
+            EmulatorConfig {
+                faults: Faults {
+                    deny_assume_role_accounts: vec!["x".into()],
+                    ..Faults::default()
+                },
+                ..ok.clone()
+            },
+            EmulatorConfig {
+                retention: Some(Duration::ZERO),
+                ..ok.clone()
+            },
+            EmulatorConfig {
+                endings: Endings {
+                    failed_without_completion_rate: 0.6,
+                    unknown_state_rate: 0.6,
+                    ..Endings::default()
+                },
+                ..ok.clone()
+            },
+            EmulatorConfig {
+                endings: Endings {
+                    unknown_state: "FAILED".into(),
+                    ..Endings::default()
+                },
+                ..ok.clone()
+            },
+            EmulatorConfig {
+                endings: Endings {
+                    unknown_state: "cancelled".into(),
+                    ..Endings::default()
                 },
                 ..ok.clone()
             },
