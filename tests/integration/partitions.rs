@@ -68,6 +68,78 @@ async fn migrate_before_partitioning(url: &str) {
     pool.close().await;
 }
 
+/// Copies the rows of `table` from database `from` into `to`, in the columns
+/// `to` has: history written by the current code (which writes the current
+/// schema) moved into a database of an older schema.
+fn copy_rows(pg: &TempPostgres, from: &str, to: &str, table: &str) {
+    let columns = pg
+        .run_sql(
+            to,
+            &format!(
+                "SELECT string_agg(quote_ident(column_name), ', ' ORDER BY ordinal_position) \
+                 FROM information_schema.columns \
+                 WHERE table_schema = 'public' AND table_name = '{table}'"
+            ),
+        )
+        .unwrap();
+    let columns = columns.trim();
+    let rows = pg
+        .run_sql(
+            from,
+            &format!("COPY (SELECT {columns} FROM {table}) TO STDOUT"),
+        )
+        .unwrap();
+    let mut load = pg
+        .psql_command(to)
+        .args(["-c", &format!("COPY {table} ({columns}) FROM STDIN")])
+        .stdin(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::io::Write::write_all(&mut load.stdin.take().unwrap(), rows.as_bytes()).unwrap();
+    let out = load.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "copying {table}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// sql/roles.sql as it was in the release before the partitioning.
+const ROLES_BEFORE_PARTITIONING: &str = "
+CREATE ROLE backup_audit_ingest LOGIN PASSWORD :ingest_password;
+CREATE ROLE backup_audit_report LOGIN PASSWORD :report_password;
+GRANT CONNECT, TEMPORARY ON DATABASE :\"DBNAME\" TO backup_audit_ingest;
+GRANT CONNECT ON DATABASE :\"DBNAME\" TO backup_audit_report;
+GRANT USAGE ON SCHEMA public TO backup_audit_ingest, backup_audit_report;
+GRANT SELECT, INSERT, UPDATE ON copy_jobs, copy_job_snapshots, ingest_runs, ingest_checkpoints
+    TO backup_audit_ingest;
+GRANT DELETE ON copy_jobs TO backup_audit_ingest;
+GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO backup_audit_ingest;
+GRANT SELECT ON ALL TABLES IN SCHEMA public TO backup_audit_ingest, backup_audit_report;
+GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA public TO backup_audit_ingest, backup_audit_report;
+";
+
+/// Runs a roles script as the owner of database `audit`, stopping at the
+/// first error.
+fn run_roles_script(pg: &TempPostgres, script: &std::path::Path) {
+    let out = pg
+        .psql_command("audit")
+        .args(["-v", "ON_ERROR_STOP=1"])
+        .args(["-v", &format!("ingest_password='{INGEST_PASSWORD}'")])
+        .args(["-v", &format!("report_password='{REPORT_PASSWORD}'")])
+        .arg("-f")
+        .arg(script)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}: {}",
+        script.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 /// Writes what the emulator serves now as observed at `at`.
 async fn observe(store: &Store, emu: &backup_emulator::Emulator, at: &str) {
     let batch: Vec<Observation> = emu
@@ -168,7 +240,11 @@ async fn upgrade_at(now: Timestamp) {
         ..backup_emulator::EmulatorConfig::default()
     })
     .await;
-    let store = Store::connect(&owner_url, Default::default())
+    // Written by the current code into a database of the current schema,
+    // then moved into the old one.
+    let scratch_url = pg.create_database("scratch").unwrap();
+    migrate(&scratch_url).await;
+    let store = Store::connect(&scratch_url, Default::default())
         .await
         .unwrap();
     observe(&store, &emu, &day(now, -12, 20, "10:00:00")).await;
@@ -176,22 +252,21 @@ async fn upgrade_at(now: Timestamp) {
     observe(&store, &emu, &day(now, -10, 15, "10:00:00")).await;
     emu.advance_clock(Duration::from_secs(6 * 3600));
     observe(&store, &emu, &day(now, -9, 27, "10:00:00")).await;
+    store.close().await;
+    for table in ["copy_jobs", "copy_job_snapshots"] {
+        copy_rows(&pg, "scratch", "audit", table);
+    }
 
-    // The roles exist and hold their grants before the upgrade.
-    let roles = concat!(env!("CARGO_MANIFEST_DIR"), "/sql/roles.sql");
-    let out = pg
-        .psql_command("audit")
-        .args(["-v", "ON_ERROR_STOP=1"])
-        .args(["-v", &format!("ingest_password='{INGEST_PASSWORD}'")])
-        .args(["-v", &format!("report_password='{REPORT_PASSWORD}'")])
-        .args(["-f", roles])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    // The roles exist and hold the grants of their release (table-wide,
+    // as sql/roles.sql made them then) before the upgrade.
+    let old_roles = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(old_roles.path(), ROLES_BEFORE_PARTITIONING).unwrap();
+    std::fs::set_permissions(
+        old_roles.path(),
+        std::os::unix::fs::PermissionsExt::from_mode(0o644),
+    )
+    .unwrap();
+    run_roles_script(&pg, old_roles.path());
 
     let owner = connect(&owner_url).await;
     let versions = count(&owner, "SELECT count(*) FROM copy_job_snapshots").await;
@@ -273,6 +348,13 @@ async fn upgrade_at(now: Timestamp) {
         "copy_job_snapshots_default".to_owned(),
     ];
     assert_eq!(read, BTreeSet::from(expected));
+
+    // After the upgrade the roles script is run again, as the operations
+    // guide says: the roles stay, the grants become this release's.
+    run_roles_script(
+        &pg,
+        std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/sql/roles.sql")),
+    );
 
     // The ingest role writes through the parent, as before: a region of
     // new jobs (COPY, routed to DEFAULT: the emulator's month, eight months
