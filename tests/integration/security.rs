@@ -75,6 +75,27 @@ async fn documented_roles_can_do_their_job_and_nothing_more() {
         .await
         .unwrap();
     assert!(changed > 0, "later runs recorded changed jobs");
+    // A week later, with a retention of a day, the jobs still open have aged
+    // out of AWS: the run reconciles them (described, then marked gone).
+    let open = count(
+        &pool,
+        "SELECT count(*) FROM copy_jobs WHERE state IN ('CREATED', 'RUNNING')",
+    )
+    .await;
+    assert!(open > 0, "open jobs to reconcile");
+    emu.set_retention(Some(std::time::Duration::from_secs(86_400)));
+    emu.advance_clock(std::time::Duration::from_secs(7 * 86_400));
+    let out = run(&mut ingest_cmd(&ingest_url, &emu, &["us-east-1"])).await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(
+        count(
+            &pool,
+            "SELECT count(*) FROM copy_jobs WHERE gone_at IS NOT NULL"
+        )
+        .await,
+        open,
+        "the reconciliation marked the open jobs gone"
+    );
     assert_no_duplicate_history(&pool).await;
 
     // ...but cannot change the schema, rewrite or erase history.
