@@ -162,7 +162,9 @@ pub struct Endings {
     /// The share of jobs that end in [`Endings::unknown_state`], a state the
     /// model does not list, with no `CompletionDate`.
     pub unknown_state_rate: f64,
-    /// The state name those jobs end in (`CANCELLED` by default).
+    /// The state name those jobs end in (`CANCELLED` by default). While
+    /// `unknown_state_rate` is above zero, ListCopyJobs also accepts it as a
+    /// `state` filter, as a service that has the state would.
     pub unknown_state: String,
 }
 
@@ -716,6 +718,10 @@ impl Emulator {
                 config.seed,
             )
             .with_retention(config.retention)
+            .with_extra_state(
+                (config.endings.unknown_state_rate > 0.0)
+                    .then(|| config.endings.unknown_state.clone()),
+            )
             .with_directory(organizations::Directory::new(
                 config.seed,
                 &config.accounts,

@@ -175,8 +175,13 @@ fn parse_time(name: &'static str, value: &str) -> Result<Timestamp, BadParameter
 }
 
 /// Validates and reads the ListCopyJobs query. The first occurrence of a
-/// repeated name wins; unknown names are ignored, as AWS does.
-pub(crate) fn list_params(pairs: &[(String, String)]) -> Result<ListParams, BadParameter> {
+/// repeated name wins; unknown names are ignored, as AWS does. `extra_state`
+/// is a state the service knows beyond the model (the emulator's unknown
+/// ending), accepted as a filter as a newer service would accept it.
+pub(crate) fn list_params(
+    pairs: &[(String, String)],
+    extra_state: Option<&str>,
+) -> Result<ListParams, BadParameter> {
     let get = |name: &str| {
         pairs
             .iter()
@@ -211,7 +216,9 @@ pub(crate) fn list_params(pairs: &[(String, String)]) -> Result<ListParams, BadP
     }
     let state = match get("state") {
         None => None,
-        Some(s) if CopyJobState::values().contains(&s) => Some(CopyJobState::from(s)),
+        Some(s) if CopyJobState::values().contains(&s) || extra_state == Some(s) => {
+            Some(CopyJobState::from(s))
+        }
         Some(s) => {
             return Err(BadParameter {
                 name: "state",
@@ -319,9 +326,10 @@ mod tests {
 
     #[test]
     fn list_parameters() {
-        let p = list_params(&pairs(
-            "createdAfter=2026-01-01T00%3A00%3A00Z&completeBefore=1767225600.5&state=FAILED&maxResults=7&messageCategory=ANY&bogus=1",
-        ))
+        let p = list_params(
+            &pairs("createdAfter=2026-01-01T00%3A00%3A00Z&completeBefore=1767225600.5&state=FAILED&maxResults=7&messageCategory=ANY&bogus=1"),
+            None,
+        )
         .unwrap();
         assert_eq!(p.max_results, 7);
         assert_eq!(p.filter.state, Some(CopyJobState::Failed));
@@ -334,7 +342,7 @@ mod tests {
             p.filter.complete_before,
             Some(Timestamp::from_millis(1_767_225_600_500).unwrap())
         );
-        assert_eq!(list_params(&pairs("")).unwrap().max_results, 1000);
+        assert_eq!(list_params(&pairs(""), None).unwrap().max_results, 1000);
         for (q, name) in [
             ("maxResults=0", "maxResults"),
             ("maxResults=1001", "maxResults"),
@@ -346,10 +354,13 @@ mod tests {
             ("createdAfter=yesterday", "createdAfter"),
             ("completeAfter=", "completeAfter"),
         ] {
-            assert_eq!(list_params(&pairs(q)).unwrap_err().name, name, "{q}");
+            assert_eq!(list_params(&pairs(q), None).unwrap_err().name, name, "{q}");
         }
         // The first of repeated names wins; epoch seconds may be negative.
-        let p = list_params(&pairs("state=RUNNING&state=junk&createdBefore=-1")).unwrap();
+        let p = list_params(&pairs("state=RUNNING&state=junk&createdBefore=-1"), None).unwrap();
+        assert!(list_params(&pairs("state=CANCELLED"), None).is_err());
+        let p2 = list_params(&pairs("state=CANCELLED"), Some("CANCELLED")).unwrap();
+        assert_eq!(p2.filter.state, Some(CopyJobState::from("CANCELLED")));
         assert_eq!(p.filter.state, Some(CopyJobState::Running));
         assert_eq!(
             p.filter.created_before,

@@ -70,6 +70,8 @@ pub(crate) struct Shared {
     issued: Mutex<HashMap<String, String>>,
     /// The organization Organizations ListAccounts describes.
     directory: Directory,
+    /// A state beyond the model that jobs end in, accepted as a filter.
+    extra_state: Option<String>,
 }
 
 impl Shared {
@@ -95,12 +97,19 @@ impl Shared {
             request_salt: mix64(seed ^ Timestamp::now().as_millis() as u64),
             issued: Mutex::new(HashMap::new()),
             directory: Directory::default(),
+            extra_state: None,
         }
     }
 
     /// Sets how long jobs are kept.
     pub(crate) fn with_retention(self, retention: Option<std::time::Duration>) -> Self {
         self.set_retention(retention);
+        self
+    }
+
+    /// Lets ListCopyJobs filter by a state beyond the model.
+    pub(crate) fn with_extra_state(mut self, state: Option<String>) -> Self {
+        self.extra_state = state;
         self
     }
 
@@ -449,7 +458,8 @@ async fn list_copy_jobs(
         Ok(f) => f,
         Err(response) => return response,
     };
-    let params = match list_params(&parse_pairs(query.as_deref().unwrap_or(""), false)) {
+    let pairs = parse_pairs(query.as_deref().unwrap_or(""), false);
+    let params = match list_params(&pairs, s.extra_state.as_deref()) {
         Ok(p) => p,
         Err(bad) => return invalid_parameter(&s, &bad.message, bad.name),
     };

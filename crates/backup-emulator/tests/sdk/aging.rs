@@ -158,6 +158,19 @@ async fn open_jobs_end_failed_without_completion_or_in_unknown_states() {
     let share = |k: &str| all.get(k).copied().unwrap_or(0) as f64 / truth.len() as f64;
     assert!((0.07..0.11).contains(&share("failed-open")), "{all:?}");
     assert!((0.07..0.11).contains(&share("cancelled")), "{all:?}");
+    // The service knows its new state: it filters by it.
+    let (by_state, _) = list_all(
+        client
+            .list_copy_jobs()
+            .by_state(aws_sdk_backup::types::CopyJobState::from("CANCELLED")),
+    )
+    .await;
+    let cancelled: Vec<CopyJob> = truth
+        .iter()
+        .filter(|j| ending(j) == "cancelled")
+        .cloned()
+        .collect();
+    assert_eq!(by_state, cancelled);
     // The wire carries the unknown state as it is.
     let cancelled = &endings["cancelled"][0];
     let out = client
