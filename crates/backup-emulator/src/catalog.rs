@@ -4,7 +4,9 @@
 //! Both sources number a target's jobs so that a higher index is a newer job,
 //! and a page is a walk down the indices from where the previous one stopped.
 //! The token records that position, so every job visible when the walk passes
-//! it is returned exactly once, however short the pages.
+//! it is returned exactly once, however short the pages. It also records the
+//! page number (for the broken-paging modes) and, when tokens expire, when it
+//! was issued: all the state a listing has lives in its tokens.
 
 use std::collections::HashMap;
 use std::ops::Range;
@@ -322,8 +324,9 @@ pub(crate) struct Token {
     pub position: u64,
     /// The page this token asks for (the first page, without a token, is 0).
     pub page: u32,
-    /// For page [`CYCLE_TO`]` + 1` only: the position of page [`CYCLE_TO`],
-    /// so a [`BrokenPaging::Cycle`] can hand that page's token out again.
+    /// Only in the token of the page after [`CYCLE_TO`]: the position of page
+    /// `CYCLE_TO`, so a [`BrokenPaging::Cycle`] can hand its token out again
+    /// (0 in every other token, which keeps that token reproducible).
     pub prev: u64,
     /// When it was issued, if tokens expire.
     pub stamp: Option<Stamp>,
