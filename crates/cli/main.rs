@@ -15,6 +15,7 @@ mod import;
 mod ingest;
 mod output;
 mod report;
+mod verify;
 
 use std::process::ExitCode;
 
@@ -70,6 +71,9 @@ enum Command {
     /// Answer the auditor's questions: summary, failures, daily, durations,
     /// vaults, accounts, stale resources, coverage, or an HTML page.
     Report(report::ReportArgs),
+    /// Compare what AWS lists now with the database, job by job, and print
+    /// every difference (for audits; writes nothing).
+    Verify(verify::VerifyArgs),
 }
 
 /// How a command that ran ended.
@@ -128,6 +132,7 @@ async fn run(cli: Cli, progress: output::Progress) -> anyhow::Result<Outcome> {
         Command::Demo(args) => demo::run(&args).await,
         Command::Import(args) => import::run(&args, &progress).await,
         Command::Report(args) => report::run(&args).await,
+        Command::Verify(args) => verify::run(&args).await,
     }
 }
 

@@ -2,7 +2,9 @@
 //! aws-sdk-backup client over HTTP to the emulator, and a real PostgreSQL
 //! server started by the tests.
 
+mod chaos;
 mod cli;
+mod coverage;
 mod ingest;
 mod partitions;
 mod report;
@@ -10,3 +12,4 @@ mod scale;
 mod security;
 mod support;
 mod terminal;
+mod verify;

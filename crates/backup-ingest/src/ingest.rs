@@ -4,10 +4,18 @@
 //! the same target take turns instead of racing):
 //!
 //! - a **full** run (no checkpoint, no `--since`) lists every job AWS returns;
-//! - an **incremental** run lists the jobs created or completed since the
-//!   checkpoint minus an overlap (for clock skew), plus every job AWS reports
-//!   as `CREATED` or `RUNNING` (the jobs that can still change without
-//!   completing). Every filter is sent to AWS: no job is described one by one.
+//! - an **incremental** run, from T (the checkpoint minus an overlap, for
+//!   clock skew), lists the jobs created since T, the jobs created before T
+//!   and completed since T, and the jobs created before T that AWS reports as
+//!   `CREATED` or `RUNNING` (the jobs that can still change without
+//!   completing). The four listings are disjoint, so no job is received
+//!   twice ([`listings`]). Every filter is sent to AWS.
+//!
+//! A target's listings run at once, each in a task of its own, and many
+//! targets run at once ([`IngestOptions::concurrency`]): the work mostly
+//! waits on AWS. Memory is bounded by one budget shared by every target of
+//! the run ([`MemoryBudget`]): a listing reserves room for a page before
+//! asking for it, and the jobs keep their room until their batch is written.
 //!
 //! Pages are written in batches, one transaction each, while the next pages
 //! are fetched. The checkpoint moves only when every listing of the target
@@ -15,13 +23,16 @@
 //! window again; the writes are idempotent, so nothing is duplicated.
 
 use std::collections::HashSet;
+use std::fmt;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use backup_fetch::{FetchError, Fetcher, ListFilter, Target, TargetClient};
+use backup_fetch::{FetchError, Fetcher, ListFilter, Page, Target, TargetClient};
 use backup_model::{CopyJobState, Timestamp};
 use futures::StreamExt;
 use serde::Serialize;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, OwnedSemaphorePermit, Semaphore};
+use tokio::task::JoinSet;
 
 use crate::{BatchOutcome, NewRun, Observation, RunMode, RunOutcome, RunStatus, Store, StoreError};
 
@@ -36,13 +47,20 @@ pub struct IngestOptions {
     pub batch_size: usize,
     /// How long to wait for another run of the same target to finish.
     pub lock_timeout: Duration,
-    /// Targets processed at once.
+    /// Targets processed at once. Each holds a database session (its lock)
+    /// while it runs; memory is bounded by `memory`, not by this.
     pub concurrency: usize,
     /// ListCopyJobs page size (1 to 1000).
     pub max_results: i32,
+    /// The jobs every target of the run may hold in memory at once.
+    pub memory: MemoryBudget,
     /// Identifies this invocation in `ingest_runs`.
     pub run_group: String,
 }
+
+/// The default number of targets processed at once: the work of a target
+/// is mostly waiting on AWS (about 150 ms a call), so many run at once.
+pub const DEFAULT_CONCURRENCY: usize = 32;
 
 impl Default for IngestOptions {
     fn default() -> Self {
@@ -51,10 +69,76 @@ impl Default for IngestOptions {
             overlap: Duration::from_secs(3600),
             batch_size: 2000,
             lock_timeout: Duration::from_secs(600),
-            concurrency: 4,
+            concurrency: DEFAULT_CONCURRENCY,
             max_results: 1000,
+            memory: MemoryBudget::default(),
             run_group: format!("run-{}", Timestamp::now().as_millis()),
         }
+    }
+}
+
+/// How many jobs all the targets of a run may hold in memory at once: pages
+/// being fetched or waiting, and rows of batches not yet written. Clones
+/// share the budget.
+///
+/// A listing reserves room for a whole page (its `MaxResults`) before asking
+/// for it, keeps the room its jobs take, and gives it back when their batch
+/// is written. A job costs about 5 kB on its way (its part of the response
+/// body, the decoded job, its encoded row), so the default of 16,000 jobs
+/// is about 80 MB, whatever the concurrency and the size of the organization.
+#[derive(Clone)]
+pub struct MemoryBudget {
+    jobs: usize,
+    permits: Arc<Semaphore>,
+}
+
+impl MemoryBudget {
+    /// The default budget, in jobs.
+    pub const DEFAULT_JOBS: usize = 16_000;
+
+    /// A budget of `jobs` jobs (at least one page of the largest size, 1000).
+    pub fn new(jobs: usize) -> MemoryBudget {
+        let jobs = jobs.clamp(1000, Semaphore::MAX_PERMITS);
+        MemoryBudget {
+            jobs,
+            permits: Arc::new(Semaphore::new(jobs)),
+        }
+    }
+
+    /// The size of the budget, in jobs.
+    pub fn jobs(&self) -> usize {
+        self.jobs
+    }
+
+    /// Room for `jobs` jobs, waiting until it is free.
+    async fn reserve(&self, jobs: usize) -> OwnedSemaphorePermit {
+        let n = u32::try_from(jobs.clamp(1, self.jobs)).unwrap_or(u32::MAX);
+        match self.permits.clone().acquire_many_owned(n).await {
+            Ok(permit) => permit,
+            // The semaphore is never closed.
+            Err(_) => unreachable!("the memory budget's semaphore is never closed"),
+        }
+    }
+
+    /// Whether a reservation of `jobs` would have to wait: someone may be
+    /// waiting for room that a partly filled batch holds.
+    fn is_short_of(&self, jobs: usize) -> bool {
+        self.permits.available_permits() < jobs.clamp(1, self.jobs)
+    }
+}
+
+impl Default for MemoryBudget {
+    fn default() -> Self {
+        MemoryBudget::new(MemoryBudget::DEFAULT_JOBS)
+    }
+}
+
+impl fmt::Debug for MemoryBudget {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("MemoryBudget")
+            .field("jobs", &self.jobs)
+            .field("free", &self.permits.available_permits())
+            .finish()
     }
 }
 
@@ -79,10 +163,14 @@ pub struct Counts {
     pub jobs_stale: u64,
     /// Jobs that could not be recorded (no CopyJobId).
     pub jobs_rejected: u64,
+    /// Open jobs no listing returned, described one by one (DescribeCopyJob).
+    pub jobs_described: u64,
+    /// Open jobs AWS no longer returns, marked gone.
+    pub jobs_gone: u64,
 }
 
 impl Counts {
-    fn add_batch(&mut self, outcome: &BatchOutcome) {
+    pub(crate) fn add_batch(&mut self, outcome: &BatchOutcome) {
         self.jobs_new += outcome.new;
         self.jobs_changed += outcome.changed;
         self.jobs_unchanged += outcome.unchanged + outcome.duplicates;
@@ -101,6 +189,8 @@ impl Counts {
         self.jobs_unchanged += other.jobs_unchanged;
         self.jobs_stale += other.jobs_stale;
         self.jobs_rejected += other.jobs_rejected;
+        self.jobs_described += other.jobs_described;
+        self.jobs_gone += other.jobs_gone;
     }
 }
 
@@ -157,11 +247,14 @@ impl ProgressSink for NoProgress {
 
 /// Why a target failed.
 #[derive(Debug, thiserror::Error)]
-enum TargetError {
+pub(crate) enum TargetError {
     #[error("{0}")]
     Fetch(#[from] FetchError),
-    #[error("{0}")]
+    #[error("{}", .0.detail())]
     Store(#[from] StoreError),
+    /// A listing task ended without finishing its listing (a panic).
+    #[error("{0}")]
+    Listing(String),
 }
 
 /// Ingests every target, `options.concurrency` at a time.
@@ -197,6 +290,14 @@ pub async fn ingest(
 }
 
 /// Ingests one target; failures are reported in the result, not raised.
+///
+/// The checkpoint and the coverage ledger move only when every listing of
+/// the run ended without error, and never over time that was not listed: a
+/// `--since` later than the checkpoint minus the overlap lists what it is
+/// asked but records the skipped window as a gap and leaves the checkpoint,
+/// so the next run lists the gap again. After the listings, the open jobs
+/// the database holds that no listing returned are described one by one
+/// ([`crate::reconcile`]).
 pub async fn ingest_target(
     store: &Store,
     fetcher: &Fetcher,
@@ -213,48 +314,75 @@ pub async fn ingest_target(
         name = client.target().to_string();
         let account = client.account().to_owned();
         let region = client.region().to_owned();
-        let _lock = store
+        let mut lock = store
             .lock_target(&account, &region, options.lock_timeout)
             .await?;
         let checkpoint = store.checkpoint(&account, &region).await?;
-        let since = match (options.since, checkpoint) {
-            (Some(since), _) => Some(since),
-            (None, Some(cp)) => Some(cp.add_millis(-(options.overlap.as_millis() as i64))),
-            (None, None) => None,
-        };
-        mode = if since.is_some() {
+        let overlap_ms = i64::try_from(options.overlap.as_millis()).unwrap_or(i64::MAX / 4);
+        let window = Window::choose(options.since, checkpoint, overlap_ms);
+        mode = if window.since.is_some() {
             RunMode::Incremental
         } else {
             RunMode::Full
         };
+        let started_at = Timestamp::now();
         let run_id = store
             .start_run(&NewRun {
                 run_group: options.run_group.clone(),
                 account_id: account.clone(),
                 region: region.clone(),
                 mode,
-                since,
-                started_at: Timestamp::now(),
+                since: window.since,
+                started_at,
             })
             .await?;
-        let outcome = run_listings(
-            store,
-            &client,
-            run_id,
-            since,
-            options,
-            &mut counts,
-            &name,
-            progress,
-        )
-        .await;
+        store.open_coverage(&account, &region).await?;
+        // Stopped as soon as the lock's session is found gone (see `guard`).
+        let listed = lock
+            .guard(run_listings(
+                store,
+                &client,
+                run_id,
+                window.since,
+                options,
+                &mut counts,
+                &name,
+                progress,
+            ))
+            .await
+            .unwrap_or_else(|lost| Err(lost.into()));
+        // Open jobs that no listing returned: only after complete listings,
+        // when `seen` holds everything AWS lists in the window.
+        let reconciled = match &listed {
+            Ok(listed) => Some(
+                crate::reconcile::reconcile(
+                    store,
+                    &client,
+                    run_id,
+                    &listed.seen,
+                    // The service's time, as every other time of the record.
+                    listed.first_observed.unwrap_or(started_at),
+                    options,
+                    &mut counts,
+                    &name,
+                )
+                .await,
+            ),
+            Err(_) => None,
+        };
         let metrics = client.metrics();
         counts.api_calls = metrics.api_calls;
         counts.retries = metrics.retries;
         counts.pages = metrics.pages;
-        let (status, error) = match &outcome {
-            Ok(_) => (RunStatus::Succeeded, None),
-            Err(e) => (RunStatus::Failed, Some(e.to_string())),
+        let error = match (&listed, &reconciled) {
+            (Err(e), _) => Some(e.to_string()),
+            (Ok(_), Some(Err(e))) => Some(format!("reconciling open jobs: {e}")),
+            _ => None,
+        };
+        let status = if error.is_some() {
+            RunStatus::Failed
+        } else {
+            RunStatus::Succeeded
         };
         let run_outcome = RunOutcome {
             error,
@@ -272,18 +400,48 @@ pub async fn ingest_target(
         // When the database itself went away, recording the run's end would
         // only wait out another connection timeout: the run stays `running`
         // in ingest_runs, which is what it was.
-        let database_gone =
-            matches!(&outcome, Err(TargetError::Store(e)) if e.is_connection_problem());
+        let database_gone = matches!(&listed, Err(TargetError::Store(e)) if e.is_connection_problem())
+            || matches!(&reconciled, Some(Err(TargetError::Store(e))) if e.is_connection_problem());
         let recorded = if database_gone {
             Ok(())
         } else {
             store.finish_run(run_id, &run_outcome).await
         };
-        let listed_through = outcome?;
-        if let Some(listed_through) = listed_through {
-            store
-                .set_checkpoint(&account, &region, listed_through, run_id)
-                .await?;
+        let listed = listed?;
+        // Every listing completed: the listed window is known.
+        match (window.complete, listed.first_observed) {
+            (true, Some(listed_through)) => {
+                store
+                    .set_checkpoint(&account, &region, listed_through, run_id)
+                    .await?;
+                store
+                    .record_coverage(
+                        &account,
+                        &region,
+                        listed_through.add_millis(-overlap_ms),
+                        window.since,
+                        run_id,
+                    )
+                    .await?;
+            }
+            (true, None) => {}
+            (false, _) => {
+                if let Some(gap_to) = window.since {
+                    tracing::warn!(
+                        target = %name,
+                        gap_from = ?window.resume.map(|t| t.to_string()),
+                        gap_to = %gap_to,
+                        "--since is later than the time this target is listed through: \
+                         the checkpoint stays and the next run lists the gap"
+                    );
+                    store
+                        .record_gap(&account, &region, window.resume, gap_to, run_id)
+                        .await?;
+                }
+            }
+        }
+        if let Some(reconciled) = reconciled {
+            reconciled?;
         }
         recorded?;
         Ok::<(), TargetError>(())
@@ -304,6 +462,8 @@ pub async fn ingest_target(
             new = report.counts.jobs_new,
             changed = report.counts.jobs_changed,
             unchanged = report.counts.jobs_unchanged,
+            described = report.counts.jobs_described,
+            gone = report.counts.jobs_gone,
             api_calls = report.counts.api_calls,
             retries = report.counts.retries,
             "target done"
@@ -314,38 +474,114 @@ pub async fn ingest_target(
     report
 }
 
-/// The listings a run makes.
-fn listings(since: Option<Timestamp>, max_results: i32) -> Vec<ListFilter> {
+/// What a run lists, and whether listing it completes the target's record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Window {
+    /// Where the listings start (`None`: a full listing).
+    since: Option<Timestamp>,
+    /// Where the record is complete through: the checkpoint minus the
+    /// overlap (`None`: no complete run yet).
+    resume: Option<Timestamp>,
+    /// Whether listing from `since` leaves no time unlisted after `resume`,
+    /// so that the checkpoint may move.
+    complete: bool,
+}
+
+impl Window {
+    fn choose(since: Option<Timestamp>, checkpoint: Option<Timestamp>, overlap_ms: i64) -> Window {
+        let resume = checkpoint.map(|cp| cp.add_millis(-overlap_ms));
+        match (since, resume) {
+            // An explicit start no later than the record's end joins it.
+            (Some(since), Some(resume)) => Window {
+                since: Some(since),
+                resume: Some(resume),
+                complete: since <= resume,
+            },
+            // Without any record, a window from `since` leaves everything
+            // before it unlisted.
+            (Some(since), None) => Window {
+                since: Some(since),
+                resume: None,
+                complete: false,
+            },
+            (None, resume) => Window {
+                since: resume,
+                resume,
+                complete: true,
+            },
+        }
+    }
+}
+
+/// The listings a run makes, each with a name for the logs.
+///
+/// An incremental run from T makes four **disjoint** listings, so no job is
+/// received twice: created since T; created before T and completed since T;
+/// created before T and `CREATED`; created before T and `RUNNING`. Together
+/// they hold every job created or completed since T and every job still open.
+///
+/// Neither the service model nor AWS's documentation says whether the
+/// `ByCreatedAfter`/`ByCreatedBefore` bounds are inclusive (the emulator, like
+/// the service as observed, reads them strictly). The created-since listing
+/// starts one millisecond before T and the others end at T, so that however
+/// each bound is read no job created around T falls between two listings:
+/// read strictly they are exactly disjoint; read inclusively, a job created
+/// in the millisecond before T or at T comes twice and is counted once.
+fn listings(since: Option<Timestamp>, max_results: i32) -> Vec<(&'static str, ListFilter)> {
     let base = ListFilter {
         max_results: Some(max_results),
         ..ListFilter::default()
     };
-    match since {
-        None => vec![base],
-        Some(since) => vec![
+    let Some(since) = since else {
+        return vec![("all", base)];
+    };
+    let just_before = since.add_millis(-1);
+    vec![
+        (
+            "created",
             ListFilter {
-                created_after: Some(since),
+                created_after: Some(just_before),
                 ..base.clone()
             },
+        ),
+        (
+            "completed",
             ListFilter {
-                complete_after: Some(since),
+                created_before: Some(since),
+                complete_after: Some(just_before),
                 ..base.clone()
             },
+        ),
+        (
+            "open-created",
             ListFilter {
                 state: Some(CopyJobState::Created),
+                created_before: Some(since),
                 ..base.clone()
             },
+        ),
+        (
+            "open-running",
             ListFilter {
                 state: Some(CopyJobState::Running),
+                created_before: Some(since),
                 ..base
             },
-        ],
-    }
+        ),
+    ]
 }
 
-/// Runs every listing of a target and writes what it finds. Returns the
-/// instant through which the target is now listed (the service's time of
-/// the first page), or `None` when no page came back.
+/// A page received by a listing task, with the room its jobs take in the
+/// run's [`MemoryBudget`].
+struct Fetched {
+    page: Page,
+    room: OwnedSemaphorePermit,
+}
+
+/// What a listing task sends.
+type Message = Result<Fetched, FetchError>;
+
+/// Runs every listing of a target at once and writes what they find.
 #[allow(clippy::too_many_arguments)]
 async fn run_listings(
     store: &Store,
@@ -356,75 +592,235 @@ async fn run_listings(
     counts: &mut Counts,
     name: &str,
     progress: &dyn ProgressSink,
-) -> Result<Option<Timestamp>, TargetError> {
+) -> Result<Listed, TargetError> {
     let filters = listings(since, options.max_results);
-    // Several listings can return the same job; the set keeps it from being
-    // counted twice. A full run has one listing and needs no set.
-    let mut seen: Option<HashSet<String>> = (filters.len() > 1).then(HashSet::new);
-    let (tx, mut rx) = mpsc::channel(2);
-    let fetcher_client = client.clone();
-    // Fetching runs in its own task so the next pages download (and decode)
-    // while a batch is being written.
-    let fetch = tokio::spawn(async move {
-        for filter in filters {
-            let mut pages = std::pin::pin!(fetcher_client.list(filter));
-            while let Some(page) = pages.next().await {
-                let failed = page.is_err();
-                if tx.send(page).await.is_err() || failed {
-                    return;
-                }
+    let (tx, rx) = mpsc::channel(2 * filters.len());
+    // Each listing in a task of its own: the next pages download (and
+    // decode) while a batch is being written, and the listings of a target
+    // wait on AWS side by side.
+    let mut tasks = JoinSet::new();
+    for (listing, filter) in filters {
+        tasks.spawn(list_into(
+            client.clone(),
+            listing,
+            filter,
+            options.memory.clone(),
+            tx.clone(),
+        ));
+    }
+    drop(tx);
+    let mut sink = StoreSink {
+        store,
+        run_id,
+        counts,
+        name,
+        progress,
+    };
+    pump(
+        tasks,
+        rx,
+        client.account(),
+        client.region(),
+        options,
+        &mut sink,
+    )
+    .await
+}
+
+/// One listing: every page of `filter`, each sent with its room in the
+/// budget. A page's room is reserved before the page is asked for (the
+/// response can hold `MaxResults` jobs), then cut to what the page holds.
+async fn list_into(
+    client: TargetClient,
+    listing: &'static str,
+    filter: ListFilter,
+    memory: MemoryBudget,
+    tx: mpsc::Sender<Message>,
+) {
+    let mut pages = std::pin::pin!(client.list(filter.clone()));
+    let mut index = 0;
+    loop {
+        let mut room = memory.reserve(filter.page_capacity(index)).await;
+        let Some(page) = pages.next().await else {
+            return;
+        };
+        index += 1;
+        let page = match page {
+            Ok(page) => page,
+            Err(e) => {
+                let _ = tx.send(Err(e)).await;
+                return;
             }
+        };
+        let spare = room.num_permits().saturating_sub(page.jobs.len());
+        drop(room.split(spare));
+        let last = page.next_token.is_none();
+        tracing::trace!(
+            listing,
+            page = index,
+            jobs = page.jobs.len(),
+            "page received"
+        );
+        if tx.send(Ok(Fetched { page, room })).await.is_err() || last {
+            return;
         }
-    });
-    let mut first_observed: Option<Timestamp> = None;
-    let mut batch: Vec<Observation> = Vec::with_capacity(options.batch_size);
-    let account = client.account().to_owned();
-    let region = client.region().to_owned();
+    }
+}
+
+/// Where the jobs of a target's listings go, a batch at a time.
+trait BatchSink {
+    /// Writes `batch`: jobs received once each in this run.
+    async fn write(&mut self, batch: &[Observation]) -> Result<(), TargetError>;
+}
+
+/// Writes batches to the store and keeps the target's counts.
+struct StoreSink<'a> {
+    store: &'a Store,
+    run_id: i64,
+    counts: &'a mut Counts,
+    name: &'a str,
+    progress: &'a dyn ProgressSink,
+}
+
+impl BatchSink for StoreSink<'_> {
+    async fn write(&mut self, batch: &[Observation]) -> Result<(), TargetError> {
+        self.counts.jobs_seen += batch.len() as u64;
+        let outcome = self.store.write_batch(self.run_id, batch).await?;
+        report_rejected(self.name, &outcome);
+        self.counts.add_batch(&outcome);
+        self.progress.update(self.name, self.counts);
+        Ok(())
+    }
+}
+
+/// How long a target holding a partly filled batch waits for its next page
+/// before it looks whether the budget is short (see [`pump`]).
+const SHORT_CHECK: Duration = Duration::from_millis(20);
+
+/// Receives the pages of a target's listing tasks, writes them in batches,
+/// and returns what was received. Every task is awaited: an error or a panic
+/// of any of them is the target's error, so the checkpoint never moves over
+/// a listing that did not finish.
+///
+/// A partly filled batch holds room in the budget that a listing (of this
+/// target or another) may be waiting for; a target whose next page is slow
+/// to come writes its batch as soon as the budget is short, so the targets
+/// never wait on each other for good.
+async fn pump(
+    mut tasks: JoinSet<()>,
+    mut rx: mpsc::Receiver<Message>,
+    account: &str,
+    region: &str,
+    options: &IngestOptions,
+    sink: &mut impl BatchSink,
+) -> Result<Listed, TargetError> {
+    let mut listed = Listed {
+        first_observed: None,
+        seen: HashSet::new(),
+    };
+    let page_room = usize::try_from(options.max_results).unwrap_or(1000);
     let result = async {
-        while let Some(page) = rx.recv().await {
-            let page = page?;
-            first_observed =
-                Some(first_observed.map_or(page.observed_at, |t| t.min(page.observed_at)));
-            for job in page.jobs {
-                if let (Some(seen), Some(id)) = (seen.as_mut(), job.copy_job_id.as_ref()) {
-                    if !seen.insert(id.clone()) {
+        let mut batch: Vec<Observation> = Vec::new();
+        let mut room: Option<OwnedSemaphorePermit> = None;
+        loop {
+            let next = if batch.is_empty() {
+                rx.recv().await
+            } else {
+                match tokio::time::timeout(SHORT_CHECK, rx.recv()).await {
+                    Ok(next) => next,
+                    Err(_) => {
+                        if options.memory.is_short_of(page_room) {
+                            sink.write(&batch).await?;
+                            batch.clear();
+                            room = None;
+                        }
                         continue;
                     }
                 }
-                counts.jobs_seen += 1;
+            };
+            let Some(message) = next else { break };
+            let Fetched {
+                page,
+                room: page_room,
+            } = message?;
+            listed.first_observed = Some(
+                listed
+                    .first_observed
+                    .map_or(page.observed_at, |t| t.min(page.observed_at)),
+            );
+            for job in page.jobs {
+                // The listings are disjoint, but a bound read inclusively
+                // can let a job come twice: it is recorded once.
+                if let Some(id) = &job.copy_job_id {
+                    if !listed.seen.insert(id.clone()) {
+                        continue;
+                    }
+                }
                 batch.push(Observation {
-                    account_id: account.clone(),
-                    region: region.clone(),
+                    account_id: account.to_owned(),
+                    region: region.to_owned(),
                     observed_at: page.observed_at,
                     job,
                 });
             }
+            match &mut room {
+                Some(room) => room.merge(page_room),
+                None => room = Some(page_room),
+            }
             if batch.len() >= options.batch_size {
-                let outcome = store.write_batch(run_id, &batch).await?;
-                report_rejected(name, &outcome);
-                counts.add_batch(&outcome);
+                sink.write(&batch).await?;
                 batch.clear();
-                progress.update(name, counts);
+                room = None;
             }
         }
         if !batch.is_empty() {
-            let outcome = store.write_batch(run_id, &batch).await?;
-            report_rejected(name, &outcome);
-            counts.add_batch(&outcome);
-            progress.update(name, counts);
+            sink.write(&batch).await?;
         }
+        drop(room);
         Ok::<(), TargetError>(())
     }
     .await;
     if result.is_err() {
-        fetch.abort();
+        tasks.abort_all();
     }
-    let _ = fetch.await;
+    let mut failure = None;
+    while let Some(joined) = tasks.join_next().await {
+        if let Err(e) = joined {
+            if e.is_panic() && failure.is_none() {
+                failure = Some(TargetError::Listing(format!(
+                    "a listing of the target stopped: it panicked ({}); the listing is incomplete",
+                    panic_message(e.into_panic())
+                )));
+            }
+        }
+    }
     result?;
-    Ok(first_observed)
+    match failure {
+        Some(failure) => Err(failure),
+        None => Ok(listed),
+    }
 }
 
-fn report_rejected(target: &str, outcome: &BatchOutcome) {
+/// The text of a panic's payload.
+fn panic_message(payload: Box<dyn std::any::Any + Send>) -> String {
+    match payload.downcast::<String>() {
+        Ok(text) => *text,
+        Err(payload) => payload
+            .downcast_ref::<&str>()
+            .map_or_else(|| "no message".to_owned(), |s| (*s).to_owned()),
+    }
+}
+
+/// What a target's listings found.
+pub(crate) struct Listed {
+    /// The service's time of the first page: the instant through which the
+    /// target is now listed (`None` when no page came back).
+    pub first_observed: Option<Timestamp>,
+    /// Every CopyJobId received by this run of the target.
+    pub seen: HashSet<String>,
+}
+
+pub(crate) fn report_rejected(target: &str, outcome: &BatchOutcome) {
     for (job, why) in &outcome.rejected {
         tracing::warn!(target, job, why, "job not recorded");
     }
@@ -434,15 +830,211 @@ fn report_rejected(target: &str, outcome: &BatchOutcome) {
 mod tests {
     use super::*;
 
+    fn ts(text: &str) -> Timestamp {
+        Timestamp::parse_rfc3339(text).unwrap()
+    }
+
+    /// Whether `filter` selects a job, with the time bounds read strictly
+    /// (`inclusive` false, as the emulator reads them) or inclusively.
+    fn selects(
+        filter: &ListFilter,
+        inclusive: bool,
+        created: Timestamp,
+        completed: Option<Timestamp>,
+        state: &CopyJobState,
+    ) -> bool {
+        let after = |bound: Option<Timestamp>, t: Option<Timestamp>| {
+            bound.is_none_or(|b| t.is_some_and(|t| t > b || (inclusive && t == b)))
+        };
+        let before = |bound: Option<Timestamp>, t: Option<Timestamp>| {
+            bound.is_none_or(|b| t.is_some_and(|t| t < b || (inclusive && t == b)))
+        };
+        after(filter.created_after, Some(created))
+            && before(filter.created_before, Some(created))
+            && after(filter.complete_after, completed)
+            && before(filter.complete_before, completed)
+            && filter.state.as_ref().is_none_or(|s| s == state)
+    }
+
     #[test]
-    fn incremental_runs_list_by_time_and_open_states() {
-        let since = Timestamp::parse_rfc3339("2026-01-01T00:00:00Z").unwrap();
+    fn incremental_listings_are_disjoint_and_leave_no_gap() {
+        let since = ts("2026-01-01T00:00:00Z");
         let filters = listings(Some(since), 1000);
         assert_eq!(filters.len(), 4);
-        assert_eq!(filters[0].created_after, Some(since));
-        assert_eq!(filters[1].complete_after, Some(since));
-        assert_eq!(filters[2].state, Some(CopyJobState::Created));
-        assert_eq!(filters[3].state, Some(CopyJobState::Running));
         assert_eq!(listings(None, 1000).len(), 1);
+        let around: Vec<Timestamp> = (-3..=3).map(|ms| since.add_millis(ms)).collect();
+        let states = [
+            CopyJobState::Created,
+            CopyJobState::Running,
+            CopyJobState::Completed,
+            CopyJobState::Failed,
+        ];
+        for &created in &around {
+            for completed in around.iter().map(|&t| Some(t)).chain([None]) {
+                if completed.is_some_and(|c| c < created) {
+                    continue;
+                }
+                for state in &states {
+                    let open = matches!(state, CopyJobState::Created | CopyJobState::Running);
+                    if open && completed.is_some() {
+                        // An open job has no CompletionDate.
+                        continue;
+                    }
+                    // What an incremental run must see: created or completed
+                    // since T, or still open.
+                    let wanted = created >= since || completed.is_some_and(|c| c >= since) || open;
+                    let strict = filters
+                        .iter()
+                        .filter(|(_, f)| selects(f, false, created, completed, state))
+                        .count();
+                    let inclusive = filters
+                        .iter()
+                        .filter(|(_, f)| selects(f, true, created, completed, state))
+                        .count();
+                    let case = format!("created {created}, completed {completed:?}, {state:?}");
+                    if wanted {
+                        assert_eq!(strict, 1, "strict bounds, {case}");
+                        assert!(inclusive >= 1, "inclusive bounds, {case}");
+                    } else {
+                        assert_eq!(strict, 0, "strict bounds, {case}");
+                    }
+                }
+            }
+        }
+    }
+
+    /// Collects what [`pump`] writes.
+    #[derive(Default)]
+    struct Collect {
+        ids: Vec<String>,
+        batches: usize,
+    }
+
+    impl BatchSink for Collect {
+        async fn write(&mut self, batch: &[Observation]) -> Result<(), TargetError> {
+            self.batches += 1;
+            self.ids
+                .extend(batch.iter().filter_map(|o| o.job.copy_job_id.clone()));
+            // Let other targets run between batches, as a database write does.
+            tokio::task::yield_now().await;
+            Ok(())
+        }
+    }
+
+    fn page(ids: impl IntoIterator<Item = String>, last: bool) -> Page {
+        Page {
+            jobs: ids
+                .into_iter()
+                .map(|id| serde_json::from_value(serde_json::json!({ "CopyJobId": id })).unwrap())
+                .collect(),
+            next_token: (!last).then(|| "more".to_owned()),
+            request_id: None,
+            observed_at: ts("2026-01-01T00:00:00Z"),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_listing_task_that_panics_fails_the_target() {
+        let options = IngestOptions::default();
+        let (tx, rx) = mpsc::channel(4);
+        let mut tasks = JoinSet::new();
+        let memory = options.memory.clone();
+        tasks.spawn(async move {
+            let room = memory.reserve(1).await;
+            let first = page(["job-1".to_owned()], false);
+            tx.send(Ok(Fetched { page: first, room })).await.ok();
+            panic!("the listing broke after its first page");
+        });
+        let mut sink = Collect::default();
+        let result = pump(tasks, rx, "111122223333", "eu-west-1", &options, &mut sink).await;
+        let error = result
+            .err()
+            .expect("a panic in a listing is the target's error");
+        assert!(
+            error
+                .to_string()
+                .contains("the listing broke after its first page"),
+            "{error}"
+        );
+        assert_eq!(sink.ids, ["job-1"], "what was received is still written");
+    }
+
+    #[tokio::test]
+    async fn a_listing_error_fails_the_target() {
+        let options = IngestOptions::default();
+        let (tx, rx) = mpsc::channel(4);
+        let mut tasks = JoinSet::new();
+        tasks.spawn(async move {
+            let error = FetchError::other(
+                "ListCopyJobs",
+                backup_fetch::FetchErrorKind::Other,
+                "the service is gone",
+            );
+            tx.send(Err(error)).await.ok();
+        });
+        let result = pump(
+            tasks,
+            rx,
+            "111122223333",
+            "eu-west-1",
+            &options,
+            &mut Collect::default(),
+        )
+        .await;
+        assert!(result.is_err());
+    }
+
+    /// Many targets, each holding batches larger than the whole budget,
+    /// share one small budget: each writes early rather than wait for room
+    /// another holds, so all of them finish and every job is written once.
+    #[tokio::test]
+    async fn targets_sharing_a_small_budget_all_finish() {
+        let options = IngestOptions {
+            batch_size: 50_000,
+            max_results: 300,
+            memory: MemoryBudget::new(1000),
+            ..IngestOptions::default()
+        };
+        let targets = (0..8).map(|t| {
+            let options = options.clone();
+            async move {
+                let (tx, rx) = mpsc::channel(4);
+                let mut tasks = JoinSet::new();
+                for listing in 0..2 {
+                    let tx = tx.clone();
+                    let memory = options.memory.clone();
+                    tasks.spawn(async move {
+                        for p in 0..5 {
+                            let mut room = memory.reserve(300).await;
+                            let ids: Vec<String> = (0..250)
+                                .map(|j| format!("t{t}-l{listing}-p{p}-j{j}"))
+                                .collect();
+                            drop(room.split(room.num_permits() - ids.len()));
+                            let page = page(ids, p == 4);
+                            if tx.send(Ok(Fetched { page, room })).await.is_err() {
+                                return;
+                            }
+                        }
+                    });
+                }
+                drop(tx);
+                let mut sink = Collect::default();
+                let listed = pump(tasks, rx, "111122223333", "eu-west-1", &options, &mut sink)
+                    .await
+                    .expect("the target finishes");
+                (listed.seen.len(), sink.ids.len())
+            }
+        });
+        let done = futures::future::join_all(targets).await;
+        assert!(
+            done.iter()
+                .all(|&(seen, written)| seen == 2500 && written == 2500),
+            "{done:?}"
+        );
+        assert_eq!(
+            options.memory.permits.available_permits(),
+            1000,
+            "all room given back"
+        );
     }
 }

@@ -13,14 +13,17 @@
 //! does not fetch from AWS (backup-fetch does) and does not report
 //! (backup-report reads, through [`Store::pool`]).
 
+mod coverage;
 mod error;
 pub mod ingest;
 mod lock;
 mod partitions;
+pub mod reconcile;
 mod rehash;
 mod rows;
 mod runs;
 mod store;
+pub mod verify;
 mod write;
 
 pub use error::{redact, redact_url, StoreError};

@@ -1,0 +1,228 @@
+//! The coverage ledger (`target_coverage`, `coverage_gaps`; the view
+//! `report_coverage` reads them) and the bookkeeping of reconciliation: the open jobs of
+//! a target, jobs described, jobs AWS no longer returns.
+//!
+//! `covered_through` of a target is the instant through which every copy job
+//! of the target is known: the service time at the start of the last run
+//! whose listings all completed, minus that run's overlap. It only moves
+//! forward, and only [`crate::ingest::ingest_target`] moves it.
+
+use backup_model::Timestamp;
+
+use crate::error::StoreError;
+use crate::rows::{DbTime, MEMBER_COLUMNS};
+use crate::store::Store;
+
+/// A job the database holds in a state that may still change.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct OpenJob {
+    pub copy_job_id: String,
+    /// As stored; `None` when the job had no State.
+    pub state: Option<String>,
+    /// When reconciliation last described it.
+    pub described_at: Option<Timestamp>,
+}
+
+/// The states the model knows as final, as SQL literals: every other state,
+/// unknown ones included, is open.
+pub(crate) const FINAL_STATES_SQL: &str = "('COMPLETED', 'FAILED', 'PARTIAL')";
+
+impl Store {
+    /// Makes sure the target has a ledger row (with no coverage yet).
+    pub(crate) async fn open_coverage(
+        &self,
+        account: &str,
+        region: &str,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO target_coverage (account_id, region) VALUES ($1, $2) \
+             ON CONFLICT (account_id, region) DO NOTHING",
+        )
+        .bind(account)
+        .bind(region)
+        .execute(self.pool())
+        .await
+        .map_err(StoreError::db(
+            "recording the target in the coverage ledger",
+        ))?;
+        Ok(())
+    }
+
+    /// Records that run `run_id` listed the target completely from `listed_from`
+    /// (`None`: everything) and that every job is known through
+    /// `covered_through`; marks the gaps that window contains as filled.
+    pub(crate) async fn record_coverage(
+        &self,
+        account: &str,
+        region: &str,
+        covered_through: Timestamp,
+        listed_from: Option<Timestamp>,
+        run_id: i64,
+    ) -> Result<(), StoreError> {
+        let context = "recording the coverage of a run";
+        let mut tx = self.pool().begin().await.map_err(StoreError::db(context))?;
+        sqlx::query(
+            "INSERT INTO target_coverage (account_id, region, covered_through, covered_by_run, updated_at) \
+             VALUES ($1, $2, $3, $4, now()) \
+             ON CONFLICT (account_id, region) DO UPDATE \
+             SET covered_through = EXCLUDED.covered_through, covered_by_run = EXCLUDED.covered_by_run, \
+                 updated_at = now() \
+             WHERE target_coverage.covered_through IS NULL \
+                OR target_coverage.covered_through <= EXCLUDED.covered_through",
+        )
+        .bind(account)
+        .bind(region)
+        .bind(DbTime(covered_through))
+        .bind(run_id)
+        .execute(&mut *tx)
+        .await
+        .map_err(StoreError::db(context))?;
+        sqlx::query(
+            "UPDATE coverage_gaps SET filled_by_run = $3, filled_at = now() \
+             WHERE account_id = $1 AND region = $2 AND filled_at IS NULL \
+               AND ($4::timestamptz IS NULL OR (gap_from IS NOT NULL AND gap_from >= $4))",
+        )
+        .bind(account)
+        .bind(region)
+        .bind(run_id)
+        .bind(listed_from.map(DbTime))
+        .execute(&mut *tx)
+        .await
+        .map_err(StoreError::db(context))?;
+        tx.commit().await.map_err(StoreError::db(context))?;
+        Ok(())
+    }
+
+    /// Records that run `run_id` did not list `[gap_from, gap_to)` (`gap_from`
+    /// `None`: everything before `gap_to`).
+    pub(crate) async fn record_gap(
+        &self,
+        account: &str,
+        region: &str,
+        gap_from: Option<Timestamp>,
+        gap_to: Timestamp,
+        run_id: i64,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO coverage_gaps (account_id, region, gap_from, gap_to, run_id) \
+             VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(account)
+        .bind(region)
+        .bind(gap_from.map(DbTime))
+        .bind(DbTime(gap_to))
+        .bind(run_id)
+        .execute(self.pool())
+        .await
+        .map_err(StoreError::db("recording a coverage gap"))?;
+        Ok(())
+    }
+
+    /// The jobs of a target the database holds open (any state but a final
+    /// one the model knows) and not gone.
+    pub(crate) async fn open_jobs(
+        &self,
+        account: &str,
+        region: &str,
+    ) -> Result<Vec<OpenJob>, StoreError> {
+        let rows: Vec<(String, Option<String>, Option<DbTime>)> = sqlx::query_as(&format!(
+            "SELECT copy_job_id, state, described_at FROM copy_jobs \
+             WHERE account_id = $1 AND region = $2 AND gone_at IS NULL \
+               AND (state IS NULL OR state NOT IN {FINAL_STATES_SQL})"
+        ))
+        .bind(account)
+        .bind(region)
+        .fetch_all(self.pool())
+        .await
+        .map_err(StoreError::db("reading the open jobs of a target"))?;
+        Ok(rows
+            .into_iter()
+            .map(|(copy_job_id, state, described_at)| OpenJob {
+                copy_job_id,
+                state,
+                described_at: described_at.map(|t| t.0),
+            })
+            .collect())
+    }
+
+    /// Notes when these jobs of a target were last described.
+    pub(crate) async fn mark_described(
+        &self,
+        account: &str,
+        region: &str,
+        ids: &[String],
+        at: Timestamp,
+    ) -> Result<(), StoreError> {
+        if ids.is_empty() {
+            return Ok(());
+        }
+        sqlx::query(
+            "UPDATE copy_jobs SET described_at = $4 \
+             WHERE account_id = $1 AND region = $2 AND copy_job_id = ANY($3)",
+        )
+        .bind(account)
+        .bind(region)
+        .bind(ids)
+        .bind(DbTime(at))
+        .execute(self.pool())
+        .await
+        .map_err(StoreError::db("recording described jobs"))?;
+        Ok(())
+    }
+
+    /// Marks jobs AWS no longer returns as gone at `at`, in one transaction:
+    /// the current row keeps its members and gets `gone_at`; the history gets
+    /// a version of its own from `at` (same members, `gone_at` set). Its
+    /// content hash is derived from the job's (MD5 of `gone:` and the hash),
+    /// so it differs from every job's, and a job listed again later is a
+    /// change, a new version. Jobs already gone, or with a version at or after
+    /// `at`, are left alone. Returns how many were marked.
+    pub(crate) async fn mark_gone(
+        &self,
+        account: &str,
+        region: &str,
+        ids: &[String],
+        at: Timestamp,
+        run_id: i64,
+    ) -> Result<u64, StoreError> {
+        if ids.is_empty() {
+            return Ok(0);
+        }
+        let members = MEMBER_COLUMNS.replace(", content_hash", "");
+        let context = "marking jobs gone";
+        let mut tx = self.pool().begin().await.map_err(StoreError::db(context))?;
+        let marked = sqlx::query(&format!(
+            "WITH gone AS ( \
+                 UPDATE copy_jobs c \
+                 SET gone_at = $4, \
+                     content_hash = decode(md5('gone:' || encode(c.content_hash, 'hex')), 'hex'), \
+                     observed_at = $4, last_changed_at = $4, versions = c.versions + 1 \
+                 WHERE c.account_id = $1 AND c.region = $2 AND c.copy_job_id = ANY($3) \
+                   AND c.gone_at IS NULL AND c.last_changed_at < $4 AND c.observed_at < $4 \
+                 RETURNING c.account_id, c.region, c.copy_job_id, c.content_hash \
+             ), closed AS ( \
+                 UPDATE copy_job_snapshots s SET valid_to = $4 \
+                 FROM gone g \
+                 WHERE s.account_id = g.account_id AND s.region = g.region \
+                   AND s.copy_job_id = g.copy_job_id AND s.valid_to IS NULL \
+                 RETURNING s.*, g.content_hash AS gone_hash \
+             ) \
+             INSERT INTO copy_job_snapshots \
+                 (account_id, region, copy_job_id, valid_from, valid_to, run_id, {members}, \
+                  content_hash, gone_at) \
+             SELECT account_id, region, copy_job_id, $4, NULL, $5, {members}, gone_hash, $4 \
+             FROM closed"
+        ))
+        .bind(account)
+        .bind(region)
+        .bind(ids)
+        .bind(DbTime(at))
+        .bind(run_id)
+        .execute(&mut *tx)
+        .await
+        .map_err(StoreError::db(context))?
+        .rows_affected();
+        tx.commit().await.map_err(StoreError::db(context))?;
+        Ok(marked)
+    }
+}
