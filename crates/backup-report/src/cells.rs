@@ -92,6 +92,16 @@ macro_rules! refuse {
     };
 }
 
+/// Implements the methods of a cell serializer that widen a number into a
+/// variant of [`Cell`].
+macro_rules! cells {
+    ($($method:ident($arg:ty) => $variant:ident;)*) => {
+        $(fn $method(self, v: $arg) -> Result<Cell, NotARow> {
+            Ok(Cell::$variant(v.into()))
+        })*
+    };
+}
+
 impl ser::Serializer for RowSerializer {
     type Ok = Vec<(&'static str, Cell)>;
     type Error = NotARow;
@@ -173,39 +183,22 @@ impl ser::Serializer for CellSerializer {
     fn serialize_bool(self, v: bool) -> Result<Cell, NotARow> {
         Ok(Cell::Bool(v))
     }
-    fn serialize_i8(self, v: i8) -> Result<Cell, NotARow> {
-        Ok(Cell::Int(v.into()))
+
+    // Every integer type is a whole number; every float a fraction.
+    cells! {
+        serialize_i8(i8) => Int;
+        serialize_i16(i16) => Int;
+        serialize_i32(i32) => Int;
+        serialize_i64(i64) => Int;
+        serialize_i128(i128) => Int;
+        serialize_u8(u8) => Int;
+        serialize_u16(u16) => Int;
+        serialize_u32(u32) => Int;
+        serialize_u64(u64) => Int;
+        serialize_f32(f32) => Float;
+        serialize_f64(f64) => Float;
     }
-    fn serialize_i16(self, v: i16) -> Result<Cell, NotARow> {
-        Ok(Cell::Int(v.into()))
-    }
-    fn serialize_i32(self, v: i32) -> Result<Cell, NotARow> {
-        Ok(Cell::Int(v.into()))
-    }
-    fn serialize_i64(self, v: i64) -> Result<Cell, NotARow> {
-        Ok(Cell::Int(v.into()))
-    }
-    fn serialize_i128(self, v: i128) -> Result<Cell, NotARow> {
-        Ok(Cell::Int(v))
-    }
-    fn serialize_u8(self, v: u8) -> Result<Cell, NotARow> {
-        Ok(Cell::Int(v.into()))
-    }
-    fn serialize_u16(self, v: u16) -> Result<Cell, NotARow> {
-        Ok(Cell::Int(v.into()))
-    }
-    fn serialize_u32(self, v: u32) -> Result<Cell, NotARow> {
-        Ok(Cell::Int(v.into()))
-    }
-    fn serialize_u64(self, v: u64) -> Result<Cell, NotARow> {
-        Ok(Cell::Int(v.into()))
-    }
-    fn serialize_f32(self, v: f32) -> Result<Cell, NotARow> {
-        Ok(Cell::Float(v.into()))
-    }
-    fn serialize_f64(self, v: f64) -> Result<Cell, NotARow> {
-        Ok(Cell::Float(v))
-    }
+
     fn serialize_char(self, v: char) -> Result<Cell, NotARow> {
         Ok(Cell::Text(v.to_string()))
     }

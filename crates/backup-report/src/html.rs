@@ -193,7 +193,7 @@ pub fn render(data: &PageData) -> std::io::Result<String> {
     figure(
         &mut page,
         "Failure rate per day",
-        "FAILED and PARTIAL among finished copies (completed, failed, partial).",
+        "FAILED among finished copies (completed or failed).",
         chart_or_empty(
             days.iter().any(|d| d.finished() > 0),
             "No finished copy in this period.",
@@ -888,18 +888,31 @@ fn accounts_table(page: &mut String, accounts: &[AccountRow]) {
         page.push_str("<p class=\"empty\">No copy jobs in this period.</p></section>");
         return;
     }
-    page.push_str(
+    // Composite jobs are rare: their column is shown only when one failed.
+    let composites = accounts.iter().any(|a| a.failed_parents > 0);
+    let _ = write!(
+        page,
         "<table><thead><tr><th>Account</th><th class=\"n\">Regions</th><th class=\"n\">Jobs</th>\
          <th class=\"n\">Completed</th><th class=\"n\">Failed</th><th class=\"n\">Failure rate</th>\
-         <th class=\"n\">Open</th><th class=\"n\">Failed or partial composites</th>\
-         <th class=\"n\">Copied</th><th>Last completed copy</th></tr></thead><tbody>",
+         <th class=\"n\">Open</th>{}<th class=\"n\">Copied</th><th>Last completed copy</th>\
+         </tr></thead><tbody>",
+        if composites {
+            "<th class=\"n\">Failed or partial composites</th>"
+        } else {
+            ""
+        }
     );
     for a in accounts.iter().take(TABLE_ROWS) {
+        let parents = if composites {
+            format!("<td class=\"n\">{}</td>", a.failed_parents)
+        } else {
+            String::new()
+        };
         let _ = write!(
             page,
             "<tr><td>{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td>\
              <td class=\"n{}\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td>\
-             <td class=\"n\">{}</td><td class=\"n\">{}</td><td>{}</td></tr>",
+             {parents}<td class=\"n\">{}</td><td>{}</td></tr>",
             esc(&a.account_id),
             a.regions,
             a.jobs,
@@ -909,7 +922,6 @@ fn accounts_table(page: &mut String, accounts: &[AccountRow]) {
             a.failure_percent
                 .map_or_else(|| "–".to_owned(), |p| format!("{p:.1}%")),
             a.open,
-            a.failed_parents,
             human_bytes(a.completed_bytes.0),
             a.last_completed_at.map_or_else(|| "–".to_owned(), when),
         );
