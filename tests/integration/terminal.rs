@@ -87,6 +87,14 @@ async fn output_is_accepted_wherever_format_is() {
     let out = run(list_cmd(&endpoint).args(["--output", "table", "--wide"])).await;
     assert!(out.status.success(), "list table: {}", stderr(&out));
     assert!(String::from_utf8(out.stdout).unwrap().contains(&id));
+    // Without --wide, the table fits the width people have.
+    let out = run(list_cmd(&endpoint)
+        .env("COLUMNS", "100")
+        .args(["--output", "table"]))
+    .await;
+    let table = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(table.lines().count(), 21, "{table}");
+    assert!(table.lines().all(|l| l.chars().count() <= 100), "{table}");
 
     let out = run(plain_binary()
         .env("AWS_ENDPOINT_URL", &endpoint)
