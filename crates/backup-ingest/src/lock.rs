@@ -94,10 +94,12 @@ impl TargetLock {
                 }
             }
             // Back to the session's own settings (those it started with).
-            sqlx::raw_sql("RESET lock_timeout; RESET statement_timeout")
-                .execute(&mut conn)
-                .await
-                .map_err(StoreError::db("taking the ingest lock"))?;
+            for reset in ["RESET lock_timeout", "RESET statement_timeout"] {
+                sqlx::query(reset)
+                    .execute(&mut conn)
+                    .await
+                    .map_err(StoreError::db("taking the ingest lock"))?;
+            }
         }
         tracing::debug!(account, region, key, "ingest lock taken");
         Ok(TargetLock {

@@ -397,15 +397,12 @@ impl Store {
     }
 
     /// Records the start of a run and returns its id.
-    pub async fn start_run(&self, run: &NewRun) -> Result<i64, StoreError> {
-        sqlx::query_scalar(
-            "INSERT INTO ingest_runs (run_group, account_id, region, mode, since, started_at, status) \
     ///
     /// An ingest run (full or incremental) is started under its target's
     /// lock, so no other run of the target is alive: rows of that target
     /// still `running` are from runs that died (killed, crashed, lost their
     /// database) and are marked `abandoned` first.
-             VALUES ($1, $2, $3, $4, $5, $6, 'running') RETURNING id",
+    pub async fn start_run(&self, run: &NewRun) -> Result<i64, StoreError> {
         if run.mode != crate::RunMode::Import {
             let abandoned: Vec<i64> = sqlx::query_scalar(
                 "UPDATE ingest_runs SET status = 'abandoned', finished_at = $3, \
@@ -429,6 +426,9 @@ impl Store {
                 );
             }
         }
+        sqlx::query_scalar(
+            "INSERT INTO ingest_runs (run_group, account_id, region, mode, since, started_at, status) \
+             VALUES ($1, $2, $3, $4, $5, $6, 'running') RETURNING id",
         )
         .bind(&run.run_group)
         .bind(&run.account_id)
@@ -532,9 +532,6 @@ impl Store {
         rows.iter().map(version_from_row).collect()
     }
 
-    /// Closes the pool's connections.
-    pub async fn close(&self) {
-        self.pool.close().await;
     /// What the database holds besides the runs of `run_group_prefix` over
     /// `accounts` (what `backup-audit demo` writes): `None` when nothing
     /// (an empty database, or one a demo filled), else a description of the
@@ -584,6 +581,9 @@ impl Store {
         }))
     }
 
+    /// Closes the pool's connections.
+    pub async fn close(&self) {
+        self.pool.close().await;
     }
 }
 
@@ -665,7 +665,8 @@ fn without_unknown_parameters(url: &str) -> String {
     if parsed.query().is_none() {
         return url.to_owned();
     }
-    let (known, unknown): (Vec<(String, String)>, Vec<(String, String)>) = parsed
+    type Pairs = Vec<(String, String)>;
+    let (known, unknown): (Pairs, Pairs) = parsed
         .query_pairs()
         .into_owned()
         .partition(|(name, _)| URL_PARAMETERS.contains(&name.as_str()));
@@ -683,10 +684,10 @@ fn without_unknown_parameters(url: &str) -> String {
     } else {
         parsed.query_pairs_mut().clear().extend_pairs(known);
     }
+    parsed.to_string()
 }
 
 fn truncate(text: &str, max: usize) -> String {
-    parsed.to_string()
     if text.len() <= max {
         return text.to_owned();
     }

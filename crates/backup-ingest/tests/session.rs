@@ -190,7 +190,15 @@ async fn runs_and_checkpoints_are_recorded() {
         started_at: ts("2026-01-02T00:00:00Z"),
     };
     let id = store.start_run(&run).await.unwrap();
-    let second = store.start_run(&run).await.unwrap();
+    // Another target's run leaves this one alone (a new run of the same
+    // target would mark it abandoned: see below).
+    let second = store
+        .start_run(&NewRun {
+            region: "us-east-1".into(),
+            ..run.clone()
+        })
+        .await
+        .unwrap();
     assert!(second > id);
 
     let outcome = store
@@ -305,4 +313,103 @@ async fn a_server_that_goes_away_gives_connection_errors_and_writes_resume_after
     assert_eq!(outcome.changed, 1);
     assert_eq!(intervals(&store, "j").await.len(), 2);
     assert_history_consistent(&store).await;
+}
+
+#[tokio::test]
+async fn a_new_run_of_a_target_marks_its_dead_runs_abandoned() {
+    let store = migrated_store().await;
+    let run = |region: &str, mode: RunMode| NewRun {
+        run_group: "g".into(),
+        account_id: "111122223333".into(),
+        region: region.into(),
+        mode,
+        since: None,
+        started_at: ts("2026-01-02T00:00:00Z"),
+    };
+    let dead = store
+        .start_run(&run("eu-west-1", RunMode::Full))
+        .await
+        .unwrap();
+    let import = store
+        .start_run(&run("eu-west-1", RunMode::Import))
+        .await
+        .unwrap();
+    let other = store
+        .start_run(&run("us-east-1", RunMode::Full))
+        .await
+        .unwrap();
+    let next = store
+        .start_run(&run("eu-west-1", RunMode::Incremental))
+        .await
+        .unwrap();
+    let status = |id: i64| {
+        let pool = store.pool().clone();
+        async move {
+            sqlx::query_scalar::<_, String>("SELECT status FROM ingest_runs WHERE id = $1")
+                .bind(id)
+                .fetch_one(&pool)
+                .await
+                .unwrap()
+        }
+    };
+    assert_eq!(status(dead).await, "abandoned");
+    // Imports take no target lock; other targets are not this one.
+    assert_eq!(status(import).await, "running");
+    assert_eq!(status(other).await, "running");
+    assert_eq!(status(next).await, "running");
+    assert!(matches!(
+        store
+            .finish_run(
+                dead,
+                &RunOutcome::new(RunStatus::Succeeded, ts("2026-01-02T01:00:00Z"))
+            )
+            .await,
+        Err(StoreError::UnknownRun(_))
+    ));
+}
+
+#[tokio::test]
+async fn work_under_a_lost_lock_is_stopped() {
+    let store = Store::connect(
+        &fresh_database(),
+        ConnectOptions {
+            lock_heartbeat: Duration::from_millis(50),
+            ..ConnectOptions::default()
+        },
+    )
+    .await
+    .unwrap();
+    store.migrate().await.unwrap();
+    let mut lock = store
+        .lock_target("111122223333", "eu-west-1", Duration::ZERO)
+        .await
+        .unwrap();
+    // Work that ends is returned, the lock still held.
+    assert_eq!(lock.guard(async { 7 }).await.unwrap(), 7);
+    // The lock's session is ended from outside while work goes on: the
+    // work is stopped (it would never end) and the loss reported.
+    let key = backup_ingest::target_lock_key("111122223333", "eu-west-1");
+    let pool = store.pool().clone();
+    let ended = lock
+        .guard(async move {
+            sqlx::query(
+                "SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory' \
+                 AND database = (SELECT oid FROM pg_database WHERE datname = current_database()) \
+                 AND ((classid::bigint << 32) | objid::bigint) = $1",
+            )
+            .bind(key)
+            .execute(&pool)
+            .await
+            .unwrap();
+            std::future::pending::<()>().await
+        })
+        .await
+        .unwrap_err();
+    assert!(matches!(ended, StoreError::LockLost { .. }), "{ended:?}");
+    assert!(ended.to_string().contains("eu-west-1"), "{ended}");
+    // The target is free for the next run.
+    store
+        .lock_target("111122223333", "eu-west-1", Duration::from_secs(5))
+        .await
+        .unwrap();
 }
