@@ -92,6 +92,23 @@ macro_rules! refuse {
     };
 }
 
+/// Refuses what neither a row nor a cell can be: bytes, unit structs and
+/// every container but a struct.
+macro_rules! refuse_containers {
+    () => {
+        refuse! {
+            serialize_bytes(&[u8]) -> Self::Ok;
+            serialize_unit_struct(&'static str) -> Self::Ok;
+            serialize_seq(Option<usize>) -> Self::SerializeSeq;
+            serialize_tuple(usize) -> Self::SerializeTuple;
+            serialize_tuple_struct(&'static str, usize) -> Self::SerializeTupleStruct;
+            serialize_tuple_variant(&'static str, u32, &'static str, usize) -> Self::SerializeTupleVariant;
+            serialize_map(Option<usize>) -> Self::SerializeMap;
+            serialize_struct_variant(&'static str, u32, &'static str, usize) -> Self::SerializeStructVariant;
+        }
+    };
+}
+
 /// Implements the methods of a cell serializer that widen a number into a
 /// variant of [`Cell`].
 macro_rules! cells {
@@ -131,18 +148,11 @@ impl ser::Serializer for RowSerializer {
         serialize_f64(f64) -> Self::Ok;
         serialize_char(char) -> Self::Ok;
         serialize_str(&str) -> Self::Ok;
-        serialize_bytes(&[u8]) -> Self::Ok;
         serialize_none() -> Self::Ok;
         serialize_unit() -> Self::Ok;
-        serialize_unit_struct(&'static str) -> Self::Ok;
         serialize_unit_variant(&'static str, u32, &'static str) -> Self::Ok;
-        serialize_seq(Option<usize>) -> Self::SerializeSeq;
-        serialize_tuple(usize) -> Self::SerializeTuple;
-        serialize_tuple_struct(&'static str, usize) -> Self::SerializeTupleStruct;
-        serialize_tuple_variant(&'static str, u32, &'static str, usize) -> Self::SerializeTupleVariant;
-        serialize_map(Option<usize>) -> Self::SerializeMap;
-        serialize_struct_variant(&'static str, u32, &'static str, usize) -> Self::SerializeStructVariant;
     }
+    refuse_containers!();
 
     fn serialize_some<T: ?Sized + Serialize>(self, _: &T) -> Result<Self::Ok, NotARow> {
         unsupported("an option")
@@ -237,16 +247,9 @@ impl ser::Serializer for CellSerializer {
         }
     }
 
+    refuse_containers!();
     refuse! {
-        serialize_bytes(&[u8]) -> Cell;
-        serialize_unit_struct(&'static str) -> Cell;
-        serialize_seq(Option<usize>) -> Self::SerializeSeq;
-        serialize_tuple(usize) -> Self::SerializeTuple;
-        serialize_tuple_struct(&'static str, usize) -> Self::SerializeTupleStruct;
-        serialize_tuple_variant(&'static str, u32, &'static str, usize) -> Self::SerializeTupleVariant;
-        serialize_map(Option<usize>) -> Self::SerializeMap;
         serialize_struct(&'static str, usize) -> Self::SerializeStruct;
-        serialize_struct_variant(&'static str, u32, &'static str, usize) -> Self::SerializeStructVariant;
     }
 
     fn serialize_newtype_variant<T: ?Sized + Serialize>(
