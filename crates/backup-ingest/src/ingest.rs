@@ -834,6 +834,32 @@ mod tests {
         Timestamp::parse_rfc3339(text).unwrap()
     }
 
+    #[test]
+    fn a_window_joins_the_record_or_leaves_the_checkpoint() {
+        let cp = ts("2026-03-01T12:00:00Z");
+        let hour = 3_600_000;
+        let resume = ts("2026-03-01T11:00:00Z");
+        // Plain runs: full, then from the checkpoint minus the overlap.
+        assert_eq!(
+            Window::choose(None, None, hour),
+            Window {
+                since: None,
+                resume: None,
+                complete: true
+            }
+        );
+        assert_eq!(Window::choose(None, Some(cp), hour).since, Some(resume));
+        assert!(Window::choose(None, Some(cp), hour).complete);
+        // --since up to the record's end joins it; later leaves a gap.
+        assert!(Window::choose(Some(resume), Some(cp), hour).complete);
+        assert!(Window::choose(Some(ts("2026-01-01T00:00:00Z")), Some(cp), hour).complete);
+        let late = Window::choose(Some(ts("2026-03-01T11:00:00.001Z")), Some(cp), hour);
+        assert!(!late.complete);
+        assert_eq!(late.resume, Some(resume));
+        // Without a record, any --since leaves everything before it unlisted.
+        assert!(!Window::choose(Some(ts("2000-01-01T00:00:00Z")), None, hour).complete);
+    }
+
     /// Whether `filter` selects a job, with the time bounds read strictly
     /// (`inclusive` false, as the emulator reads them) or inclusively.
     fn selects(
