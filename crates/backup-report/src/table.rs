@@ -21,6 +21,9 @@ const CELL_MAX: usize = 64;
 const CELL_MIN: usize = 6;
 /// Spaces between two columns.
 const GAP: usize = 2;
+/// Values up to this long (ids, regions, states, times) are the last to be
+/// shortened: long free text (messages, names) gives way first.
+const KEEP: usize = 16;
 
 /// Which columns a table shows.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -160,37 +163,47 @@ fn for_people(column: &str, cell: &Cell) -> String {
         Cell::Bytes(n) => human_bytes(*n),
         Cell::Float(f) => format!("{f:.2}"),
         Cell::Bool(b) => b.to_string(),
-        // 2026-03-01T10:00:00.000Z -> 2026-03-01 10:00:00 (UTC)
-        Cell::Time(t) => t.get(..19).unwrap_or(t).replacen('T', " ", 1),
+        // 2026-03-01T10:00:00.000Z -> 2026-03-01 10:00 (UTC; CSV and JSON
+        // have the milliseconds).
+        Cell::Time(t) => t.get(..16).unwrap_or(t).replacen('T', " ", 1),
     }
 }
 
-/// Column widths: each column's longest value (at most [`CELL_MAX`]), then
-/// the widest narrowed one character at a time until the line fits `width`.
+/// Column widths: each column's longest value (at most [`CELL_MAX`]) or
+/// heading, then the widest narrowed one character at a time until the line
+/// fits `width`, in passes that give way in this order: long free text down
+/// to [`KEEP`] characters; headings, wrapped at `_`; then everything down
+/// to [`CELL_MIN`].
 fn fit(headings: &[String], rows: &[Vec<String>], width: usize) -> Vec<usize> {
     let count = |s: &str| s.chars().count();
-    let mut widths: Vec<usize> = headings
-        .iter()
-        .enumerate()
-        .map(|(i, h)| {
+    let values: Vec<usize> = (0..headings.len())
+        .map(|i| {
             rows.iter()
                 .map(|r| count(&r[i]).min(CELL_MAX))
-                .chain([count(h)])
                 .max()
                 .unwrap_or(0)
         })
         .collect();
+    let mut widths: Vec<usize> = headings
+        .iter()
+        .zip(&values)
+        .map(|(h, v)| count(h).max(*v))
+        .collect();
     let budget = width.saturating_sub(GAP * headings.len().saturating_sub(1));
-    // First keep headings on one line; then wrap them at `_` (a column is
-    // then as wide as the heading's longest word); then narrow them too.
     let longest_word = |h: &str| h.split('_').map(count).max().unwrap_or(0);
-    for pass in 0..3 {
-        while widths.iter().sum::<usize>() > budget {
-            let floor = |i: usize| match pass {
-                0 => count(&headings[i]).max(CELL_MIN),
-                1 => longest_word(&headings[i]).max(CELL_MIN),
-                _ => CELL_MIN,
+    for pass in 0..4 {
+        let floor = |i: usize| {
+            let heading = match pass {
+                0 => count(&headings[i]),
+                _ => longest_word(&headings[i]),
             };
+            match pass {
+                0 | 1 => heading.max(values[i].min(KEEP)),
+                2 => heading.max(CELL_MIN),
+                _ => CELL_MIN,
+            }
+        };
+        while widths.iter().sum::<usize>() > budget {
             let widest = (0..widths.len())
                 .filter(|&i| widths[i] > floor(i))
                 .max_by_key(|&i| (widths[i], std::cmp::Reverse(i)));
