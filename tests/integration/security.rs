@@ -33,7 +33,10 @@ fn create_roles(pg: &TempPostgres, db: &str) {
 
 /// Asserts that `sql` is refused for lack of privilege.
 async fn refused(pool: &sqlx::PgPool, sql: &str) {
-    let e = sqlx::query(sql).execute(pool).await.unwrap_err();
+    let e = match sqlx::query(sql).execute(pool).await {
+        Ok(done) => panic!("{sql}: allowed ({} rows)", done.rows_affected()),
+        Err(e) => e,
+    };
     let text = e.to_string();
     assert!(
         text.contains("permission denied") || text.contains("must be owner"),
