@@ -265,6 +265,19 @@ async fn cron_like_ingests_under_chaos_end_exact() {
                     failed.iter().any(|t| t.starts_with(REFUSED)),
                     "run {i}: {text}"
                 );
+                // The ledger says why the account is not read.
+                let ledger: Vec<(String, Option<String>)> = sqlx::query_as(
+                    "SELECT last_run_status, last_error FROM report_coverage WHERE account_id = $1",
+                )
+                .bind(REFUSED)
+                .fetch_all(&pool)
+                .await
+                .unwrap();
+                assert_eq!(ledger.len(), REGIONS.len(), "run {i}");
+                for (status, error) in ledger {
+                    assert_eq!(status, "failed", "run {i}");
+                    assert!(error.is_some_and(|e| !e.is_empty()), "run {i}");
+                }
             }
             if i == broken_run {
                 assert!(text.contains("NextToken"), "run {i}: {text}");

@@ -309,8 +309,10 @@ pub async fn ingest_target(
     let mut counts = Counts::default();
     let mut mode = RunMode::Full;
     let mut name = target.to_string();
+    let mut reached = false;
     let result = async {
         let client = fetcher.client(target).await?;
+        reached = true;
         name = client.target().to_string();
         let account = client.account().to_owned();
         let region = client.region().to_owned();
@@ -447,6 +449,12 @@ pub async fn ingest_target(
         Ok::<(), TargetError>(())
     }
     .await;
+    if let (false, Some(account), Err(error)) = (reached, &target.account, &result) {
+        // No client (a refused role, no credentials): the run is still
+        // recorded as failed, so the coverage ledger shows why the target
+        // is not read, not only since when.
+        record_unreached(store, options, account, &target.region, &error.to_string()).await;
+    }
     let report = TargetReport {
         target: name,
         mode: mode.as_str(),
@@ -472,6 +480,48 @@ pub async fn ingest_target(
     }
     progress.finish(&report);
     report
+}
+
+/// Records a failed run of a target that could not be reached, under the
+/// target's lock like any run. Best effort: a failure here is only logged.
+async fn record_unreached(
+    store: &Store,
+    options: &IngestOptions,
+    account: &str,
+    region: &str,
+    error: &str,
+) {
+    let recorded = async {
+        let _lock = store
+            .lock_target(account, region, options.lock_timeout)
+            .await?;
+        let checkpoint = store.checkpoint(account, region).await?;
+        let now = Timestamp::now();
+        let run_id = store
+            .start_run(&NewRun {
+                run_group: options.run_group.clone(),
+                account_id: account.to_owned(),
+                region: region.to_owned(),
+                mode: if checkpoint.is_some() || options.since.is_some() {
+                    RunMode::Incremental
+                } else {
+                    RunMode::Full
+                },
+                since: options.since,
+                started_at: now,
+            })
+            .await?;
+        store.open_coverage(account, region).await?;
+        let outcome = RunOutcome {
+            error: Some(error.to_owned()),
+            ..RunOutcome::new(RunStatus::Failed, Timestamp::now())
+        };
+        store.finish_run(run_id, &outcome).await
+    }
+    .await;
+    if let Err(e) = recorded {
+        tracing::warn!(account, region, error = %e, "cannot record the failed run");
+    }
 }
 
 /// What a run lists, and whether listing it completes the target's record.
