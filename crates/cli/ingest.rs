@@ -76,6 +76,18 @@ pub struct IngestArgs {
     #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(i32).range(1..=1000))]
     pub max_results: i32,
 
+    /// The most copy jobs held in memory at once, over all targets: pages
+    /// being fetched and rows not yet written (about 5 kB a job; the default
+    /// is about 80 MB). Lower it on a small worker; it bounds memory
+    /// whatever --concurrency and the number of targets.
+    #[arg(
+        long,
+        value_name = "JOBS",
+        default_value_t = backup_ingest::ingest::MemoryBudget::DEFAULT_JOBS as u64,
+        value_parser = clap::value_parser!(u64).range(1000..=10_000_000)
+    )]
+    pub max_jobs_in_memory: u64,
+
     /// Final summary format (on stderr).
     #[arg(long, value_enum, default_value_t = SummaryFormat::Text)]
     pub summary: SummaryFormat,
@@ -189,6 +201,9 @@ pub async fn ingest(args: &IngestArgs, progress: &Progress) -> anyhow::Result<Ou
         lock_timeout: args.lock_timeout,
         concurrency: usize::from(args.aws.concurrency),
         max_results: args.max_results,
+        memory: backup_ingest::ingest::MemoryBudget::new(
+            usize::try_from(args.max_jobs_in_memory).unwrap_or(usize::MAX),
+        ),
         ..IngestOptions::default()
     };
     let bars = Bars {
