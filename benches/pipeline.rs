@@ -3,7 +3,16 @@
 //! - `list`: the release binary lists N jobs from the emulator (jobs/s, peak RSS);
 //! - `ingest`: the binary ingests the same jobs into a fresh database, then
 //!   again with nothing changed, beside `psql \copy` of the same rows into the
-//!   same tables in the same run (the floor any loader can reach);
+//!   same tables in the same run (the floor any loader can reach) and the
+//!   boto3 + psycopg script a user would write (`benches/boto3_psycopg.py`,
+//!   reading the same emulator; skipped with a note when Python lacks boto3
+//!   or psycopg);
+//! - `org`: an organization at AWS's latency (every Backup call answered
+//!   after 150 ms): 400 targets (100 accounts x 4 regions, 20 jobs each), a
+//!   first and an incremental run with the default settings, read through a
+//!   role per account; calls per target, AssumeRole calls, and the time of
+//!   17,000 targets (1,000 accounts x 17 regions) extrapolated from it
+//!   (`org-17k`, only when named, runs those 17,000 instead, mostly empty);
 //! - `scale`: 10k, 100k and 1M jobs over 20 targets (4 accounts of an
 //!   organization x 5 regions, found through Organizations and read through
 //!   STS roles): time, API calls, peak RSS and database size, then a table of
@@ -19,7 +28,7 @@ use std::net::SocketAddr;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use backup_emulator::{Emulator, EmulatorConfig};
+use backup_emulator::{Emulator, EmulatorConfig, Faults};
 use backup_model::Timestamp;
 use pg_throwaway::TempPostgres;
 use tokio::process::Command;
@@ -151,7 +160,9 @@ async fn bench_list(jobs: usize) {
         emu.endpoint_url(),
     ];
     args.extend(region_args(&regions));
-    let m = measure(&args, &[]).await;
+    // STS (the credentials' account) at the emulator too: `--endpoint-url`
+    // is for AWS Backup only.
+    let m = measure(&args, &[("AWS_ENDPOINT_URL_STS", emu.endpoint_url())]).await;
     println!(
         "list      {jobs:>9} jobs  {:>7.2} s  {:>9.0} jobs/s  peak RSS {:>6.1} MB  ({} ListCopyJobs calls)",
         m.seconds,
@@ -200,7 +211,10 @@ async fn bench_ingest(pg: &TempPostgres, jobs: usize) {
         emu.endpoint_url(),
     ];
     args.extend(region_args(&regions));
-    let env = [("DATABASE_URL", url.clone())];
+    let env = [
+        ("DATABASE_URL", url.clone()),
+        ("AWS_ENDPOINT_URL_STS", emu.endpoint_url()),
+    ];
     let first = measure(&args, &env).await;
     let rerun = measure(&args, &env).await;
     // Incremental reruns need the clock to have moved for a realistic
@@ -250,12 +264,15 @@ async fn bench_ingest(pg: &TempPostgres, jobs: usize) {
             history_file.display()
         ),
     );
+    let python = python_baseline(pg, &emu, &regions).await;
     let rows = summary_field(&first.stderr, "jobs_new");
     println!(
-        "ingest    {rows:>9} jobs  {:>7.2} s  {:>9.0} jobs/s  peak RSS {:>6.1} MB  (first run, emulator -> PostgreSQL)",
+        "ingest    {rows:>9} jobs  {:>7.2} s  {:>9.0} jobs/s  peak RSS {:>6.1} MB  (first run, emulator -> PostgreSQL; {} pages, {} API calls)",
         first.seconds,
         rows as f64 / first.seconds,
-        first.peak_rss_mb
+        first.peak_rss_mb,
+        summary_field(&first.stderr, "pages"),
+        summary_field(&first.stderr, "api_calls"),
     );
     println!(
         "          rerun, incremental, nothing changed: {:>7.2} s ({:.1}x faster)  peak RSS {:>6.1} MB",
@@ -264,16 +281,76 @@ async fn bench_ingest(pg: &TempPostgres, jobs: usize) {
         rerun.peak_rss_mb
     );
     println!(
-        "          rerun, full re-read, nothing changed: {:>6.2} s ({:.1}x faster)  peak RSS {:>6.1} MB",
+        "          rerun, incremental: {} pages, {} API calls, {} jobs seen",
+        summary_field(&rerun.stderr, "pages"),
+        summary_field(&rerun.stderr, "api_calls"),
+        summary_field(&rerun.stderr, "jobs_seen"),
+    );
+    println!(
+        "          rerun, full re-read, nothing changed: {:>6.2} s ({:.1}x faster)  peak RSS {:>6.1} MB  ({} pages for {} jobs, {} unchanged)",
         full_rerun.seconds,
         first.seconds / full_rerun.seconds,
-        full_rerun.peak_rss_mb
+        full_rerun.peak_rss_mb,
+        summary_field(&full_rerun.stderr, "pages"),
+        summary_field(&full_rerun.stderr, "jobs_seen"),
+        summary_field(&full_rerun.stderr, "jobs_unchanged"),
     );
+    match python {
+        Some((seconds, written)) => println!(
+            "baseline  boto3 + psycopg upsert (benches/boto3_psycopg.py): {written} jobs in {seconds:.2} s; ingest / boto3 = {:.3}",
+            first.seconds / seconds
+        ),
+        None => println!("baseline  boto3 + psycopg: skipped (python3 with boto3 and psycopg not found: pip install boto3 'psycopg[binary]')"),
+    }
     println!(
         "baseline  psql \\copy of the same rows: copy_jobs {copy_jobs:.2} s + copy_job_snapshots {copy_history:.2} s = {:.2} s; ingest / \\copy = {:.2}x",
         copy_jobs + copy_history,
         first.seconds / (copy_jobs + copy_history)
     );
+}
+
+/// Runs `benches/boto3_psycopg.py` against the emulator into a fresh
+/// database: (seconds, jobs written), or `None` when Python lacks boto3 or
+/// psycopg.
+async fn python_baseline(
+    pg: &TempPostgres,
+    emu: &Emulator,
+    regions: &[String],
+) -> Option<(f64, u64)> {
+    let check = std::process::Command::new("python3")
+        .args(["-c", "import boto3, psycopg"])
+        .output()
+        .ok()?;
+    if !check.status.success() {
+        return None;
+    }
+    let url = pg.create_database("bench_python").expect("db");
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/benches/boto3_psycopg.py");
+    let mut cmd = Command::new("python3");
+    cmd.arg(script)
+        .args(["--endpoint-url", &emu.endpoint_url()])
+        .args(["--database-url", &url])
+        .env("AWS_ACCESS_KEY_ID", "AKIDBENCH")
+        .env("AWS_SECRET_ACCESS_KEY", "bench")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    for region in regions {
+        cmd.args(["--region", region]);
+    }
+    let started = Instant::now();
+    let out = cmd.output().await.expect("run python3");
+    let seconds = started.elapsed().as_secs_f64();
+    assert!(
+        out.status.success(),
+        "boto3_psycopg.py failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let written = String::from_utf8_lossy(&out.stdout)
+        .trim()
+        .parse()
+        .unwrap_or(0);
+    Some((seconds, written))
 }
 
 /// The organization of `scale`: 4 accounts x 5 regions = 20 targets, found
@@ -345,7 +422,15 @@ async fn ingest_organization(
     ];
     args.extend(region_args(&regions));
     args.extend(extra.iter().map(|a| a.to_string()));
-    let m = measure(&args, &[("DATABASE_URL", url)]).await;
+    // STS and Organizations too (`--endpoint-url` is for AWS Backup only).
+    let m = measure(
+        &args,
+        &[
+            ("DATABASE_URL", url),
+            ("AWS_ENDPOINT_URL", emu.endpoint_url()),
+        ],
+    )
+    .await;
     assert_eq!(
         summary_field(&m.stderr, "targets"),
         targets as u64,
@@ -432,6 +517,126 @@ async fn bench_scale_memory(pg: &TempPostgres, total: usize) {
     }
 }
 
+/// One run of `org`.
+struct OrgRun {
+    seconds: f64,
+    peak_rss_mb: f64,
+    list_calls: u64,
+    assume_role_calls: u64,
+    jobs_seen: u64,
+    failed: u64,
+}
+
+/// An organization at AWS's latency: `accounts` x `regions` targets of
+/// `jobs` jobs each, every call (Backup and STS) answered after 150 ms, read through a
+/// role per account with the default settings; a first run into a fresh
+/// database, then an incremental one an hour later.
+async fn bench_org(pg: &TempPostgres, accounts: usize, regions: usize, jobs: usize) -> [OrgRun; 2] {
+    let account_ids: Vec<String> = (0..accounts)
+        .map(|i| format!("{:012}", 300_000_000_000u64 + i as u64))
+        .collect();
+    let region_names = if regions <= 20 {
+        self::regions(regions)
+    } else {
+        (0..regions).map(|i| format!("xx-test-{i}")).collect()
+    };
+    let emu = Emulator::start(
+        EmulatorConfig {
+            seed: 5,
+            jobs_per_target: jobs,
+            accounts: account_ids.clone(),
+            regions: region_names.clone(),
+            start: Timestamp::parse_rfc3339("2026-06-01T00:00:00Z").unwrap(),
+            history: Duration::from_secs(7 * 86_400),
+            faults: Faults {
+                latency: Duration::from_millis(150),
+                sts_latency: Duration::from_millis(150),
+                ..Faults::default()
+            },
+            ..EmulatorConfig::default()
+        },
+        SocketAddr::from(([127, 0, 0, 1], 0)),
+    )
+    .await
+    .expect("emulator");
+    let db = format!("bench_org_{accounts}_{regions}");
+    let url = pg.create_database(&db).expect("db");
+    measure(
+        &[
+            "migrate".to_owned(),
+            "--database-url".to_owned(),
+            url.clone(),
+        ],
+        &[],
+    )
+    .await;
+    let mut args = vec![
+        "ingest".to_owned(),
+        "--quiet".to_owned(),
+        "--summary".to_owned(),
+        "json".to_owned(),
+        "--endpoint-url".to_owned(),
+        emu.endpoint_url(),
+        "--account".to_owned(),
+        account_ids.join(","),
+        "--role-arn".to_owned(),
+        "arn:aws:iam::{account}:role/BackupAudit".to_owned(),
+    ];
+    args.extend(region_args(&region_names));
+    // STS too (`--endpoint-url` is for AWS Backup only).
+    let env = [
+        ("DATABASE_URL", url),
+        ("AWS_ENDPOINT_URL", emu.endpoint_url()),
+    ];
+    let mut runs = Vec::new();
+    for i in 0..2 {
+        if i == 1 {
+            emu.advance_clock(Duration::from_secs(3600));
+        }
+        let before = emu.stats();
+        let m = measure(&args, &env).await;
+        let after = emu.stats();
+        runs.push(OrgRun {
+            seconds: m.seconds,
+            peak_rss_mb: m.peak_rss_mb,
+            list_calls: after.list_calls - before.list_calls,
+            assume_role_calls: after.assume_role_calls - before.assume_role_calls,
+            jobs_seen: summary_field(&m.stderr, "jobs_seen"),
+            failed: summary_field_len(&m.stderr, "failed"),
+        });
+    }
+    emu.shutdown().await;
+    pg.run_sql("postgres", &format!("DROP DATABASE {db}")).ok();
+    let [first, incremental]: [OrgRun; 2] = runs.try_into().ok().expect("two runs");
+    [first, incremental]
+}
+
+fn summary_field_len(stderr: &str, field: &str) -> u64 {
+    stderr
+        .lines()
+        .rev()
+        .find(|l| l.starts_with('{'))
+        .and_then(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .and_then(|v| v[field].as_array().map(|a| a.len() as u64))
+        .unwrap_or(0)
+}
+
+fn print_org(accounts: usize, regions: usize, runs: &[OrgRun; 2]) {
+    let targets = (accounts * regions) as f64;
+    for (name, run) in ["first", "incremental"].iter().zip(runs) {
+        println!(
+            "org       {accounts} accounts x {regions} regions ({targets} targets), 150 ms a call, {name:<11}: {:>6.2} s  {:>5} jobs  {:>5} ListCopyJobs ({:.2} per target)  {:>4} AssumeRole  {} failed  peak RSS {:>6.1} MB",
+            run.seconds,
+            run.jobs_seen,
+            run.list_calls,
+            run.list_calls as f64 / targets,
+            run.assume_role_calls,
+            run.failed,
+            run.peak_rss_mb,
+        );
+    }
+}
+
 #[tokio::main]
 async fn main() {
     let args: Vec<String> = std::env::args()
@@ -450,7 +655,8 @@ async fn main() {
     if want("list") {
         bench_list(jobs).await;
     }
-    if want("ingest") || want("scale") || want("scale-memory") {
+    let named = |name: &str| args.iter().any(|a| a == name);
+    if want("ingest") || want("scale") || want("scale-memory") || want("org") || named("org-17k") {
         let pg = TempPostgres::start().expect("PostgreSQL");
         println!(
             "PostgreSQL: {}",
@@ -468,6 +674,23 @@ async fn main() {
                 .map(|v| v.split(',').filter_map(|n| n.trim().parse().ok()).collect())
                 .unwrap_or_else(|| vec![10_000, 100_000, 1_000_000]);
             bench_scale(&pg, &sizes).await;
+        }
+        if want("org") {
+            let runs = bench_org(&pg, 100, 4, 20).await;
+            print_org(100, 4, &runs);
+            // Targets run `--concurrency` at a time and each waits on the
+            // same calls, so time grows with the number of targets.
+            let per_target = |run: &OrgRun| run.seconds / 400.0;
+            println!(
+                "org       1000 accounts x 17 regions (17000 targets), extrapolated: first {:.0} s, incremental {:.0} s, {} AssumeRole",
+                per_target(&runs[0]) * 17_000.0,
+                per_target(&runs[1]) * 17_000.0,
+                1000
+            );
+        }
+        if named("org-17k") {
+            let runs = bench_org(&pg, 1000, 17, 0).await;
+            print_org(1000, 17, &runs);
         }
         if args.iter().any(|a| a == "scale-memory") {
             // Enough jobs per target that every pipeline fills up.

@@ -6,6 +6,7 @@ mod chaos;
 mod cli;
 mod coverage;
 mod ingest;
+mod listings;
 mod partitions;
 mod report;
 mod scale;
