@@ -23,3 +23,12 @@ CREATE TABLE content_hash_state (
     version smallint NOT NULL
 );
 INSERT INTO content_hash_state (version) VALUES (1);
+
+-- A function body written with SELECT * holds the columns it had when it was
+-- created: made again so that it returns the new column too.
+CREATE OR REPLACE FUNCTION copy_jobs_as_of(at timestamptz) RETURNS SETOF copy_job_snapshots
+    LANGUAGE sql STABLE PARALLEL SAFE
+    BEGIN ATOMIC
+        SELECT * FROM copy_job_snapshots
+        WHERE valid_from <= at AND (valid_to IS NULL OR valid_to > at);
+    END;

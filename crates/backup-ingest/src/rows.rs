@@ -95,6 +95,7 @@ pub const HASH_VERSION: i16 = 2;
 
 /// The hash version [`HASH_VERSION`] stands for, checked by a test so that a
 /// change of the content form cannot go unnoticed.
+#[cfg(test)]
 const HASHED_CONTENT_FORM: u16 = 1;
 
 /// The xxh3-128 hash of a job's content form, as stored in `content_hash`

@@ -4,6 +4,11 @@
 //! from it has no `unknown_members`; decode the raw response body with this
 //! crate when newer members must be kept. The SDK also reads `IsParent` as a
 //! plain `bool`, so an absent `IsParent` converts to `Some(false)`.
+//!
+//! So a converted job has the content form of the raw body only when the body
+//! held nothing the SDK drops (tested below): never hash or store a converted
+//! job where the raw body is at hand, as backup-fetch decodes the captured
+//! body of every response.
 
 use aws_sdk_backup::operation::describe_copy_job::DescribeCopyJobOutput as SdkDescribeOutput;
 use aws_sdk_backup::operation::list_copy_jobs::ListCopyJobsOutput as SdkListOutput;
@@ -148,5 +153,47 @@ mod tests {
             "2018-01-26T00:11:30.087Z"
         );
         assert_eq!(ours.state, Some(CopyJobState::Completed));
+    }
+
+    fn form(job: &CopyJob) -> String {
+        let mut out = Vec::new();
+        job.write_content_form(&mut out);
+        String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn the_sdk_path_agrees_with_the_raw_path_on_what_the_sdk_keeps() {
+        let raw = r#"{"CopyJobId":"c1","State":"COMPLETED","CreationDate":1516925490.087,
+            "IsParent":false,"BackupSizeInBytes":5,"ChildJobsInState":{"RUNNING":1,"COMPLETED":2},
+            "CreatedBy":{"BackupPlanId":"p"},"DestinationRecoveryPointLifecycle":{"DeleteAfterDays":7}}"#;
+        let from_raw: CopyJob = serde_json::from_str(raw).unwrap();
+        let sdk_job = sdk::CopyJob::builder()
+            .copy_job_id("c1")
+            .state(sdk::CopyJobState::Completed)
+            .creation_date(DateTime::from_secs_f64(1516925490.087))
+            .is_parent(false)
+            .backup_size_in_bytes(5)
+            .child_jobs_in_state(sdk::CopyJobState::Running, 1)
+            .child_jobs_in_state(sdk::CopyJobState::Completed, 2)
+            .created_by(
+                sdk::RecoveryPointCreator::builder()
+                    .backup_plan_id("p")
+                    .build(),
+            )
+            .destination_recovery_point_lifecycle(
+                sdk::Lifecycle::builder().delete_after_days(7).build(),
+            )
+            .build();
+        let from_sdk = CopyJob::from(&sdk_job);
+        assert_eq!(form(&from_sdk), form(&from_raw));
+
+        // What the SDK drops makes the two differ: a member newer than the
+        // SDK, or an IsParent the body did not have.
+        let newer: CopyJob =
+            serde_json::from_str(&raw.replacen('{', r#"{"NewMember":1,"#, 1)).unwrap();
+        assert_ne!(form(&from_sdk), form(&newer));
+        let without: CopyJob =
+            serde_json::from_str(&raw.replace(r#""IsParent":false,"#, "")).unwrap();
+        assert_ne!(form(&from_sdk), form(&without));
     }
 }

@@ -20,9 +20,9 @@ use std::sync::mpsc;
 use std::time::Duration;
 
 use backup_model::{
-    decode_all, CopyJob, CopyJobState, DecodeError, Decoder, DescribeCopyJobOutput, Lifecycle,
-    LifecycleDeleteAfterEvent, ListCopyJobsOutput, Record, RecoveryPointCreator, Timestamp,
-    UnknownMembers,
+    decode_all, CopyJob, CopyJobState, DecodeError, DecodeErrorKind, Decoder,
+    DescribeCopyJobOutput, Lifecycle, LifecycleDeleteAfterEvent, ListCopyJobsOutput, Record,
+    RecoveryPointCreator, Timestamp, UnknownMembers,
 };
 use proptest::collection::{btree_map, vec};
 use proptest::option;
@@ -186,7 +186,9 @@ fn lifecycle() -> impl Strategy<Value = Lifecycle> {
         })
 }
 
-fn copy_job() -> impl Strategy<Value = CopyJob> {
+/// Boxed: the value tree of 27 members is large, and a test that takes it
+/// with another value overflowed the test thread's stack in debug builds.
+fn copy_job() -> BoxedStrategy<CopyJob> {
     let first = (
         option::of(text()),
         option::of(long()),
@@ -220,46 +222,48 @@ fn copy_job() -> impl Strategy<Value = CopyJob> {
         option::of(state()),
         option::of(text()),
     );
-    (first, second, third, unknown_members(CopyJob::MEMBERS)).prop_map(
-        |(
-            (a, b, c, d, e, f, g, h, i),
-            (j, k, l, m, n, o, p, q, r),
-            (s, t, u, v, w, x, y, z, zz),
-            unknown,
-        )| {
-            // A record without a CopyJobId is not a copy job.
-            let mut job = CopyJob::new();
-            job.account_id = a;
-            job.backup_size_in_bytes = b;
-            job.child_jobs_in_state = c;
-            job.completion_date = d;
-            job.composite_member_identifier = e;
-            job.copy_job_id = Some(f.unwrap_or_else(|| "id".to_owned()));
-            job.created_by = g;
-            job.created_by_backup_job_id = h;
-            job.creation_date = i;
-            job.destination_backup_vault_arn = j;
-            job.destination_encryption_key_arn = k;
-            job.destination_recovery_point_arn = l;
-            job.destination_recovery_point_lifecycle = m;
-            job.destination_vault_lock_state = n;
-            job.destination_vault_type = o;
-            job.iam_role_arn = p;
-            job.is_parent = q;
-            job.message_category = r;
-            job.number_of_child_jobs = s;
-            job.parent_job_id = t;
-            job.resource_arn = u;
-            job.resource_name = v;
-            job.resource_type = w;
-            job.source_backup_vault_arn = x;
-            job.source_recovery_point_arn = y;
-            job.state = z;
-            job.status_message = zz;
-            job.unknown_members = unknown;
-            job
-        },
-    )
+    (first, second, third, unknown_members(CopyJob::MEMBERS))
+        .prop_map(
+            |(
+                (a, b, c, d, e, f, g, h, i),
+                (j, k, l, m, n, o, p, q, r),
+                (s, t, u, v, w, x, y, z, zz),
+                unknown,
+            )| {
+                // A record without a CopyJobId is not a copy job.
+                let mut job = CopyJob::new();
+                job.account_id = a;
+                job.backup_size_in_bytes = b;
+                job.child_jobs_in_state = c;
+                job.completion_date = d;
+                job.composite_member_identifier = e;
+                job.copy_job_id = Some(f.unwrap_or_else(|| "id".to_owned()));
+                job.created_by = g;
+                job.created_by_backup_job_id = h;
+                job.creation_date = i;
+                job.destination_backup_vault_arn = j;
+                job.destination_encryption_key_arn = k;
+                job.destination_recovery_point_arn = l;
+                job.destination_recovery_point_lifecycle = m;
+                job.destination_vault_lock_state = n;
+                job.destination_vault_type = o;
+                job.iam_role_arn = p;
+                job.is_parent = q;
+                job.message_category = r;
+                job.number_of_child_jobs = s;
+                job.parent_job_id = t;
+                job.resource_arn = u;
+                job.resource_name = v;
+                job.resource_type = w;
+                job.source_backup_vault_arn = x;
+                job.source_recovery_point_arn = y;
+                job.state = z;
+                job.status_message = zz;
+                job.unknown_members = unknown;
+                job
+            },
+        )
+        .boxed()
 }
 
 // ---------------------------------------------------------------------------
@@ -456,6 +460,80 @@ proptest! {
         }
         let twice: Vec<CopyJob> = jobs.iter().flat_map(|j| [j.clone(), j.clone()]).collect();
         prop_assert_eq!(&decode_all(lines.as_bytes()).unwrap(), &twice);
+    }
+
+    #[test]
+    fn every_layout_gives_the_same_jobs(
+        jobs in vec(copy_job(), 0..4),
+        token in option::of(text()),
+        layout in 0u8..5,
+    ) {
+        let mut page = ListCopyJobsOutput::new().with_copy_jobs(jobs.clone());
+        page.next_token = token;
+        let compact = serde_json::to_string(&page).unwrap();
+        let text = match layout {
+            0 => compact.clone(),
+            1 => serde_json::to_string_pretty(&page).unwrap(),
+            // Python's json.dumps(indent=0): a line break before every value.
+            2 => {
+                let mut out = Vec::new();
+                let formatter = serde_json::ser::PrettyFormatter::with_indent(b"");
+                let mut ser = serde_json::Serializer::with_formatter(&mut out, formatter);
+                serde::Serialize::serialize(&page, &mut ser).unwrap();
+                String::from_utf8(out).unwrap()
+            }
+            3 => serde_json::to_string_pretty(&page).unwrap().replace('\n', "\r\n"),
+            // Tabs for indentation (a line in JSON never starts inside a string).
+            _ => serde_json::to_string_pretty(&page)
+                .unwrap()
+                .lines()
+                .map(|l| {
+                    let body = l.trim_start_matches(' ');
+                    format!("{}{body}\n", "\t".repeat((l.len() - body.len()) / 2))
+                })
+                .collect(),
+        };
+        let got = decode_all(text.as_bytes()).map_err(|e| TestCaseError::fail(format!("{e}: {text}")))?;
+        prop_assert_eq!(&got, &jobs);
+        let lines = |js: &[CopyJob]| js.iter().map(CopyJob::to_json_string).collect::<Vec<_>>();
+        prop_assert_eq!(lines(&got), lines(&decode_all(compact.as_bytes()).unwrap()));
+    }
+
+    #[test]
+    fn a_member_named_twice_is_always_an_error(job in copy_job(), at in any::<prop::sample::Index>()) {
+        // Repeat one member of the job's canonical encoding, at the end.
+        let line = job.to_json_string();
+        let value: std::collections::BTreeMap<String, Box<serde_json::value::RawValue>> =
+            serde_json::from_str(&line).unwrap();
+        let names: Vec<&String> = value.keys().collect();
+        let name = names[at.index(names.len())];
+        let repeated = format!(
+            "{},{}:{}}}",
+            &line[..line.len() - 1],
+            serde_json::to_string(name).unwrap(),
+            value[name].get()
+        );
+        let errors: Vec<DecodeError> = Decoder::new(repeated.as_bytes()).filter_map(Result::err).collect();
+        prop_assert_eq!(errors.len(), 1, "{}", repeated);
+        prop_assert_eq!(errors[0].kind(), DecodeErrorKind::DuplicateMember);
+        prop_assert_eq!(errors[0].path(), name.as_str());
+    }
+
+    #[test]
+    fn an_object_without_a_copy_job_id_is_never_a_job(
+        mut job in copy_job(),
+        wrapped in any::<bool>(),
+    ) {
+        job.copy_job_id = None;
+        let line = job.to_json_string();
+        let input = if wrapped { format!("{{\"CopyJobs\":[{line}]}}") } else { line.clone() };
+        let got: Vec<_> = Decoder::new(input.as_bytes()).collect();
+        prop_assert_eq!(got.len(), 1, "{}", input);
+        let error = got[0].as_ref().unwrap_err();
+        prop_assert!(
+            matches!(error.kind(), DecodeErrorKind::NotACopyJob),
+            "{}: {}", input, error
+        );
     }
 
     #[test]
