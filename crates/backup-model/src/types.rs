@@ -354,32 +354,17 @@ macro_rules! api_struct {
 
         impl<'de> Deserialize<'de> for $name {
             fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+                /// The known members, numbered from 0 for the set of members seen.
                 #[allow(non_camel_case_types)]
-                enum Member {
+                #[derive(Clone, Copy)]
+                #[repr(u8)]
+                enum Field {
                     $( $field, )*
-                    Unknown(String),
                 }
 
-                impl Member {
-                    /// The member's bit in the set of members seen.
-                    #[allow(unused_assignments, unused_mut)]
-                    fn bit(&self) -> u64 {
-                        let mut n = 0u32;
-                        $(
-                            if let Member::$field = self {
-                                return 1 << n;
-                            }
-                            n += 1;
-                        )*
-                        0
-                    }
-
-                    fn wire(&self) -> &str {
-                        match self {
-                            $( Member::$field => $wire, )*
-                            Member::Unknown(name) => name,
-                        }
-                    }
+                enum Member {
+                    Known(Field),
+                    Unknown(String),
                 }
 
                 struct MemberVisitor;
@@ -393,13 +378,13 @@ macro_rules! api_struct {
 
                     fn visit_str<E: de::Error>(self, v: &str) -> Result<Member, E> {
                         Ok(match v {
-                            $( $wire => Member::$field, )*
+                            $( $wire => Member::Known(Field::$field), )*
                             other => Member::Unknown(other.to_owned()),
                         })
                     }
 
                     fn visit_bytes<E: de::Error>(self, v: &[u8]) -> Result<Member, E> {
-                        $( if v == $wire.as_bytes() { return Ok(Member::$field); } )*
+                        $( if v == $wire.as_bytes() { return Ok(Member::Known(Field::$field)); } )*
                         // Only a name this version does not know is checked.
                         match std::str::from_utf8(v) {
                             Ok(name) => Ok(Member::Unknown(name.to_owned())),
@@ -449,16 +434,21 @@ macro_rules! api_struct {
                         let mut seen = 0u64;
                         let seed = || MemberSeed { as_bytes: self.names_as_bytes };
                         while let Some(member) = map.next_key_seed(seed())? {
-                            let bit = member.bit();
-                            if seen & bit != 0 {
-                                return Err(de::Error::custom(format_args!(
-                                    "{DUPLICATE_MEMBER}{}", member.wire()
-                                )));
-                            }
-                            seen |= bit;
                             match member {
-                                // A JSON null is read as an absent member.
-                                $( Member::$field => out.$field = <$ty as Known>::read(&mut map)?, )*
+                                Member::Known(field) => {
+                                    let bit = 1u64 << (field as u8);
+                                    if seen & bit != 0 {
+                                        let wire = match field { $( Field::$field => $wire, )* };
+                                        return Err(de::Error::custom(format_args!(
+                                            "{DUPLICATE_MEMBER}{wire}"
+                                        )));
+                                    }
+                                    seen |= bit;
+                                    match field {
+                                        // A JSON null is read as an absent member.
+                                        $( Field::$field => out.$field = <$ty as Known>::read(&mut map)?, )*
+                                    }
+                                }
                                 Member::Unknown(key) => {
                                     let value = unknown_value(&mut map, &key)?;
                                     out.unknown_members
