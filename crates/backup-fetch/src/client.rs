@@ -630,7 +630,10 @@ impl TargetClient {
     /// DescribeCopyJob for one id, with the time the service answered (as
     /// list pages carry it), whether it answered with the job or an error:
     /// `ResourceNotFoundException` at that time is when the job was gone.
-    pub async fn describe_observed(&self, job_id: &str) -> (Timestamp, Result<CopyJob, FetchError>) {
+    pub async fn describe_observed(
+        &self,
+        job_id: &str,
+    ) -> (Timestamp, Result<CopyJob, FetchError>) {
         const OP: &str = "DescribeCopyJob";
         self.metrics.operations.fetch_add(1, Ordering::Relaxed);
         let capture = BodyCapture::default();
@@ -647,7 +650,11 @@ impl TargetClient {
         let output = match result {
             Ok(output) => output,
             Err(e) => {
-                let error = self.refine(FetchError::from_sdk(OP, Some(job_id), &e), captured.body, OP);
+                let error = self.refine(
+                    FetchError::from_sdk(OP, Some(job_id), &e),
+                    captured.body,
+                    OP,
+                );
                 return (observed_at, Err(error));
             }
         };
@@ -860,7 +867,11 @@ fn token_digest(token: &str) -> String {
     use std::hash::{Hash, Hasher};
     let mut hasher = std::collections::hash_map::DefaultHasher::new();
     token.hash(&mut hasher);
-    format!("token #{:016x}, {} characters", hasher.finish(), token.len())
+    format!(
+        "token #{:016x}, {} characters",
+        hasher.finish(),
+        token.len()
+    )
 }
 
 fn malformed(op: &'static str, detail: &str, request_id: Option<&str>) -> FetchError {
