@@ -15,6 +15,7 @@ test:
 lint:
     cargo fmt --all -- --check
     cargo clippy --workspace --all-targets -- -D warnings
+    cargo publish --dry-run -p backup-model --allow-dirty
 
 # Benchmarks: model decoding (criterion), the database write path, and the
 # whole pipeline (list; ingest beside psql \copy and a boto3 + psycopg script;

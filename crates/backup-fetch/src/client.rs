@@ -668,7 +668,15 @@ impl TargetClient {
                     )
                 }
             },
-            None => DescribeCopyJobOutput::from(&output).copy_job,
+            // The SDK's own types drop members newer than the SDK, so a job
+            // read through them would hash and store differently: without
+            // the raw body there is no faithful record to make.
+            None => {
+                return (
+                    observed_at,
+                    Err(malformed(OP, NO_BODY, output.request_id())),
+                )
+            }
         };
         let job = job.ok_or_else(|| FetchError {
             kind: FetchErrorKind::NotFound {
@@ -726,7 +734,7 @@ impl TargetClient {
         let page = match captured.body {
             Some(body) => serde_json::from_slice::<ListCopyJobsOutput>(&body)
                 .map_err(|e| malformed(OP, &e.to_string(), output.request_id()))?,
-            None => ListCopyJobsOutput::from(&output),
+            None => return Err(malformed(OP, NO_BODY, output.request_id())),
         };
         Ok(Page {
             jobs: page.copy_jobs.unwrap_or_default(),
@@ -873,6 +881,9 @@ fn token_digest(token: &str) -> String {
         token.len()
     )
 }
+
+/// Why a response whose body the interceptor did not keep is refused.
+const NO_BODY: &str = "the response body was not kept, so the job cannot be recorded exactly as sent";
 
 fn malformed(op: &'static str, detail: &str, request_id: Option<&str>) -> FetchError {
     FetchError {
