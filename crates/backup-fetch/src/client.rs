@@ -883,7 +883,8 @@ fn token_digest(token: &str) -> String {
 }
 
 /// Why a response whose body the interceptor did not keep is refused.
-const NO_BODY: &str = "the response body was not kept, so the job cannot be recorded exactly as sent";
+const NO_BODY: &str =
+    "the response body was not kept, so the job cannot be recorded exactly as sent";
 
 fn malformed(op: &'static str, detail: &str, request_id: Option<&str>) -> FetchError {
     FetchError {
