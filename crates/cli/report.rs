@@ -41,6 +41,9 @@ pub enum ReportName {
     /// Per target (account, region): through when its record is complete,
     /// and how its last ingest run went; stale ones (--stale-after) first.
     Coverage,
+    /// Jobs AWS no longer returns (aged out or removed), kept with the
+    /// instant they were found gone; never deleted from the record.
+    Gone,
     /// A self-contained HTML page of charts and tables (needs --out).
     Html,
 }
@@ -221,6 +224,7 @@ pub async fn run(args: &ReportArgs) -> anyhow::Result<Outcome> {
         ReportName::Durations => print(&mut out, &format, &query::durations(pool, &filter).await?),
         ReportName::Vaults => print(&mut out, &format, &query::vaults(pool, &filter).await?),
         ReportName::Accounts => print(&mut out, &format, &query::accounts(pool, &filter).await?),
+        ReportName::Gone => print(&mut out, &format, &query::gone(pool, &filter).await?),
         ReportName::Stale => {
             let cutoff = before(now, args.older_than);
             print(

@@ -991,3 +991,38 @@ async fn coverage_shows_each_target_and_flags_stale_ones() {
     assert!(section.contains("stale"), "flagged stale in words");
     assert!(html.contains("1 of 1"), "the tile counts stale targets");
 }
+
+/// A job AWS no longer returns stays in the record, and `report gone` names it.
+#[tokio::test]
+async fn gone_jobs_are_reported_not_deleted() {
+    let url = database();
+    migrate(&url).await;
+    let emu = emulator(20, &[REGION], backup_emulator::Faults::default()).await;
+    let out = run(&mut ingest_cmd(&url, &emu, &[REGION])).await;
+    assert!(out.status.success(), "ingest: {}", stderr(&out));
+    let empty: Vec<Value> =
+        serde_json::from_str(&report(&url, &["gone", "--output", "json"]).await).unwrap();
+    assert!(empty.is_empty(), "{empty:?}");
+
+    let pool = connect(&url).await;
+    let id: String =
+        sqlx::query_scalar("SELECT copy_job_id FROM copy_jobs ORDER BY copy_job_id LIMIT 1")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    sqlx::query("UPDATE copy_jobs SET gone_at = '2026-02-01T00:00:00Z' WHERE copy_job_id = $1")
+        .bind(&id)
+        .execute(&pool)
+        .await
+        .unwrap();
+
+    let rows: Vec<Value> =
+        serde_json::from_str(&report(&url, &["gone", "--format", "json"]).await).unwrap();
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    assert_eq!(rows[0]["copy_job_id"], id.as_str());
+    assert_eq!(rows[0]["account_id"], ACCOUNT);
+    assert_eq!(rows[0]["gone_at"], "2026-02-01T00:00:00.000Z");
+    let (header, csv_rows) = parse_csv(&report(&url, &["gone", "--format", "csv"]).await);
+    assert_eq!(header.last().map(String::as_str), Some("gone_at"));
+    assert_eq!(csv_rows.len(), 1);
+}

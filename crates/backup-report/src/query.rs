@@ -318,6 +318,33 @@ pub struct CoverageRow {
 
 impl Row for CoverageRow {}
 
+/// `gone`: a job AWS no longer returns (it aged out of AWS's retention or was
+/// removed). It is never deleted: the record keeps its last version and the
+/// instant it was found gone (view `report_gone_jobs`).
+#[derive(Debug, Clone, Default, PartialEq, FromRow, Serialize)]
+pub struct GoneRow {
+    /// The job's id.
+    pub copy_job_id: String,
+    /// The key's account.
+    pub account_id: String,
+    /// The key's region.
+    pub region: String,
+    /// Its last state as AWS showed it.
+    pub state: Option<String>,
+    /// When the job was created.
+    pub creation_date: Option<Time>,
+    /// When it ended, if AWS said.
+    pub completion_date: Option<Time>,
+    /// The resource whose recovery point was copied.
+    pub resource_arn: Option<String>,
+    /// The vault copied to.
+    pub destination_backup_vault_arn: Option<String>,
+    /// When a DescribeCopyJob first answered that AWS no longer has it.
+    pub gone_at: Option<Time>,
+}
+
+impl Row for GoneRow {}
+
 /// A bar of the duration histogram: COMPLETED copies whose duration is in
 /// `[lower_seconds, upper_seconds)` (the last bar includes its upper bound).
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
@@ -399,6 +426,20 @@ pub async fn failures(pool: &PgPool, filter: &ReportFilter) -> Result<Vec<Failur
             copy_job_id COLLATE \"C\""
     );
     all(pool, "reading the failures report", &sql, filter).await
+}
+
+/// The jobs marked gone, oldest first (filtered by creation date, account
+/// and region like the other reports).
+pub async fn gone(pool: &PgPool, filter: &ReportFilter) -> Result<Vec<GoneRow>, StoreError> {
+    let sql = format!(
+        "SELECT copy_job_id, account_id, region, state, creation_date, completion_date,
+            resource_arn, destination_backup_vault_arn, gone_at
+         FROM report_gone_jobs
+         WHERE {FILTER}
+         ORDER BY creation_date NULLS FIRST, account_id COLLATE \"C\", region COLLATE \"C\",
+            copy_job_id COLLATE \"C\""
+    );
+    all(pool, "reading the gone jobs", &sql, filter).await
 }
 
 /// A failure and the number of rows the query would give without its limit.
