@@ -295,6 +295,51 @@ async fn open_jobs_aws_no_longer_returns_are_marked_gone_not_deleted() {
     );
     assert!(count(&pool, "SELECT count(*) FROM copy_jobs").await >= total);
     assert_no_duplicate_history(&pool).await;
+    assert_eq!(
+        count(
+            &pool,
+            "SELECT count(*) FROM copy_job_snapshots s JOIN copy_jobs c \
+             USING (account_id, region, copy_job_id) \
+             WHERE s.gone_at IS NOT NULL AND s.hash_version <> c.hash_version"
+        )
+        .await,
+        0,
+        "a gone version carries the hash version of the hash it is derived from"
+    );
+
+    // An upgrade that re-hashes every row keeps a gone version's hash
+    // derived, different from the version before it.
+    let gone_hashes = "SELECT string_agg(encode(content_hash, 'hex'), ',' \
+                       ORDER BY account_id, region, copy_job_id, valid_from) \
+                       FROM copy_job_snapshots WHERE gone_at IS NOT NULL";
+    let before: String = sqlx::query_scalar(gone_hashes)
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    for sql in [
+        "UPDATE copy_jobs SET hash_version = 1",
+        "UPDATE copy_job_snapshots SET hash_version = 1",
+        "UPDATE content_hash_state SET version = 1",
+    ] {
+        sqlx::query(sql).execute(&pool).await.unwrap();
+    }
+    migrate(&url).await;
+    let after: String = sqlx::query_scalar(gone_hashes)
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(after, before, "gone versions keep their derived hashes");
+    assert_eq!(
+        count(
+            &pool,
+            "SELECT count(*) FROM copy_job_snapshots s JOIN copy_job_snapshots p \
+             ON p.account_id = s.account_id AND p.region = s.region \
+             AND p.copy_job_id = s.copy_job_id AND p.valid_to = s.valid_from \
+             WHERE s.gone_at IS NOT NULL AND p.content_hash = s.content_hash"
+        )
+        .await,
+        0
+    );
 
     // Gone jobs are not described again.
     let before = emu.stats().describe_calls;

@@ -189,13 +189,14 @@ impl Store {
             return Ok(0);
         }
         let members = MEMBER_COLUMNS.replace(", content_hash", "");
+        let gone_hash = gone_hash_sql("c.content_hash");
         let context = "marking jobs gone";
         let mut tx = self.pool().begin().await.map_err(StoreError::db(context))?;
         let marked = sqlx::query(&format!(
             "WITH gone AS ( \
                  UPDATE copy_jobs c \
                  SET gone_at = $4, \
-                     content_hash = decode(md5('gone:' || encode(c.content_hash, 'hex')), 'hex'), \
+                     content_hash = {gone_hash}, \
                      observed_at = $4, last_changed_at = $4, versions = c.versions + 1 \
                  WHERE c.account_id = $1 AND c.region = $2 AND c.copy_job_id = ANY($3) \
                    AND c.gone_at IS NULL AND c.last_changed_at < $4 AND c.observed_at < $4 \
@@ -225,4 +226,12 @@ impl Store {
         tx.commit().await.map_err(StoreError::db(context))?;
         Ok(marked)
     }
+}
+
+/// The SQL expression of a gone version's content hash, derived from the
+/// hash `of` the job's content (MD5 of `gone:` and its hex), so that it
+/// differs from every job's hash and a job listed again is a change. The
+/// re-hash of `migrate` derives it the same way from the recomputed hash.
+pub(crate) fn gone_hash_sql(of: &str) -> String {
+    format!("decode(md5('gone:' || encode({of}, 'hex')), 'hex')")
 }

@@ -17,6 +17,7 @@
 use backup_model::CopyJob;
 use sqlx::PgPool;
 
+use crate::coverage::gone_hash_sql;
 use crate::error::StoreError;
 use crate::rows::{content_hash, DbTime, HASH_VERSION};
 
@@ -122,20 +123,24 @@ async fn rehash_current(pool: &PgPool) -> Result<u64, StoreError> {
         regions.push(region);
         ids.push(id);
     }
-    let updated = sqlx::query(
-        "UPDATE copy_jobs c SET content_hash = v.h, hash_version = $5
+    // A gone job's hash is derived from its content's (see `mark_gone`).
+    let sql = format!(
+        "UPDATE copy_jobs c
+         SET content_hash = CASE WHEN c.gone_at IS NULL THEN v.h ELSE {} END, hash_version = $5
          FROM unnest($1::text[], $2::text[], $3::text[], $4::bytea[]) AS v(a, r, i, h)
          WHERE c.account_id = v.a AND c.region = v.r AND c.copy_job_id = v.i",
-    )
-    .bind(&accounts)
-    .bind(&regions)
-    .bind(&ids)
-    .bind(&hashes)
-    .bind(HASH_VERSION)
-    .execute(&mut *tx)
-    .await
-    .map_err(StoreError::db(CONTEXT))?
-    .rows_affected();
+        gone_hash_sql("v.h")
+    );
+    let updated = sqlx::query(&sql)
+        .bind(&accounts)
+        .bind(&regions)
+        .bind(&ids)
+        .bind(&hashes)
+        .bind(HASH_VERSION)
+        .execute(&mut *tx)
+        .await
+        .map_err(StoreError::db(CONTEXT))?
+        .rows_affected();
     tx.commit().await.map_err(StoreError::db(CONTEXT))?;
     Ok(updated)
 }
@@ -172,23 +177,27 @@ async fn rehash_history(pool: &PgPool) -> Result<u64, StoreError> {
         ids.push(id);
         froms.push(from);
     }
-    let updated = sqlx::query(
-        "UPDATE copy_job_snapshots h SET content_hash = v.h, hash_version = $6
+    // A gone version's hash is derived from its content's (see `mark_gone`).
+    let sql = format!(
+        "UPDATE copy_job_snapshots h
+         SET content_hash = CASE WHEN h.gone_at IS NULL THEN v.h ELSE {} END, hash_version = $6
          FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[], $5::bytea[])
               AS v(a, r, i, f, h)
          WHERE h.account_id = v.a AND h.region = v.r AND h.copy_job_id = v.i
            AND h.valid_from = v.f",
-    )
-    .bind(&accounts)
-    .bind(&regions)
-    .bind(&ids)
-    .bind(&froms)
-    .bind(&hashes)
-    .bind(HASH_VERSION)
-    .execute(&mut *tx)
-    .await
-    .map_err(StoreError::db(CONTEXT))?
-    .rows_affected();
+        gone_hash_sql("v.h")
+    );
+    let updated = sqlx::query(&sql)
+        .bind(&accounts)
+        .bind(&regions)
+        .bind(&ids)
+        .bind(&froms)
+        .bind(&hashes)
+        .bind(HASH_VERSION)
+        .execute(&mut *tx)
+        .await
+        .map_err(StoreError::db(CONTEXT))?
+        .rows_affected();
     tx.commit().await.map_err(StoreError::db(CONTEXT))?;
     Ok(updated)
 }
