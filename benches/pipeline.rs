@@ -36,7 +36,31 @@ use tokio::process::Command;
 struct Measured {
     seconds: f64,
     peak_rss_mb: f64,
+    /// CPU time (user + system) of backup-audit itself.
+    cpu_seconds: f64,
+    /// CPU time of this process meanwhile: the emulator, which stands for
+    /// AWS and shares the machine's cores.
+    emulator_cpu_seconds: f64,
     stderr: String,
+}
+
+/// CPU time (user + system, in seconds) of this process and of its
+/// children that have been waited for: fields 14-17 of /proc/self/stat, in
+/// clock ticks (100 a second on Linux).
+fn cpu_seconds() -> (f64, f64) {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // The command name (field 2) may hold spaces; the fields after it don't.
+    let rest = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
+    let fields: Vec<f64> = rest
+        .split_whitespace()
+        .skip(11)
+        .take(4)
+        .map(|f| f.parse().unwrap_or(0.0))
+        .collect();
+    match fields[..] {
+        [utime, stime, cutime, cstime] => ((utime + stime) / 100.0, (cutime + cstime) / 100.0),
+        _ => (0.0, 0.0),
+    }
 }
 
 /// Runs the binary, sampling its peak resident set (VmHWM) until it exits.
@@ -51,6 +75,7 @@ async fn measure(args: &[String], env: &[(&str, String)]) -> Measured {
     for (k, v) in env {
         cmd.env(k, v);
     }
+    let (self_before, children_before) = cpu_seconds();
     let started = Instant::now();
     let mut child = cmd.spawn().expect("run backup-audit");
     let pid = child.id().expect("pid");
@@ -81,11 +106,16 @@ async fn measure(args: &[String], env: &[(&str, String)]) -> Measured {
         }
     };
     let seconds = started.elapsed().as_secs_f64();
+    let (self_after, children_after) = cpu_seconds();
+    let cpu = children_after - children_before;
+    let emulator_cpu = self_after - self_before;
     let stderr = reader.await.unwrap_or_default();
     assert!(status.success(), "backup-audit {args:?} failed: {stderr}");
     Measured {
         seconds,
         peak_rss_mb: peak_kb as f64 / 1024.0,
+        cpu_seconds: cpu,
+        emulator_cpu_seconds: emulator_cpu,
         stderr,
     }
 }
@@ -273,6 +303,13 @@ async fn bench_ingest(pg: &TempPostgres, jobs: usize) {
         first.peak_rss_mb,
         summary_field(&first.stderr, "pages"),
         summary_field(&first.stderr, "api_calls"),
+    );
+    println!(
+        "          CPU: backup-audit {:.2} s, emulator {:.2} s (first run); backup-audit {:.2} s, emulator {:.2} s (full re-read)",
+        first.cpu_seconds,
+        first.emulator_cpu_seconds,
+        full_rerun.cpu_seconds,
+        full_rerun.emulator_cpu_seconds,
     );
     println!(
         "          rerun, incremental, nothing changed: {:>7.2} s ({:.1}x faster)  peak RSS {:>6.1} MB",

@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, LazyLock, Mutex};
 use std::time::{Duration, SystemTime};
 
 use aws_config::retry::RetryConfig;
@@ -17,13 +17,16 @@ use aws_sdk_backup::config::retry::RetryPartition;
 use aws_sdk_backup::types::CopyJobState as SdkState;
 use aws_smithy_runtime_api::box_error::BoxError;
 use aws_smithy_runtime_api::client::interceptors::context::{
-    AfterDeserializationInterceptorContextRef, BeforeTransmitInterceptorContextRef,
+    AfterDeserializationInterceptorContextRef, BeforeSerializationInterceptorContextRef,
+    BeforeTransmitInterceptorContextRef, Error as OperationError, Output,
 };
 use aws_smithy_runtime_api::client::interceptors::Intercept;
+use aws_smithy_runtime_api::client::orchestrator::{HttpResponse, OrchestratorError};
 use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
-use aws_smithy_types::config_bag::ConfigBag;
+use aws_smithy_runtime_api::client::runtime_plugin::RuntimePlugin;
+use aws_smithy_runtime_api::client::ser_de::{DeserializeResponse, SharedResponseDeserializer};
+use aws_smithy_types::config_bag::{ConfigBag, FrozenLayer, Layer};
 use aws_smithy_types::DateTime;
-use aws_types::request_id::RequestId;
 use backup_model::{CopyJob, CopyJobState, DescribeCopyJobOutput, ListCopyJobsOutput, Timestamp};
 use futures::Stream;
 
@@ -287,6 +290,7 @@ struct Captured {
     /// timeline its jobs live in (its `Date` follows the wall clock, as AWS's
     /// does). AWS never sends it.
     timeline: Option<String>,
+    request_id: Option<String>,
 }
 
 impl Captured {
@@ -299,16 +303,75 @@ impl Captured {
             .or_else(|| self.date.as_deref().and_then(parse_http_date))
             .unwrap_or_else(Timestamp::now)
     }
+
+    fn keep(&mut self, response: &HttpResponse) {
+        self.body = response.body().bytes().map(bytes::Bytes::copy_from_slice);
+        let header = |name: &str| response.headers().get(name).map(str::to_owned);
+        self.date = header("date");
+        self.timeline = header("x-emulator-timeline");
+        self.request_id = header("x-amzn-requestid").or_else(|| header("x-amz-request-id"));
+    }
 }
 
 /// Keeps the raw body of a call's response, so it can be decoded with the
 /// lossless model: the SDK's own types drop members newer than the SDK.
-#[derive(Debug, Clone, Default)]
-struct BodyCapture(Arc<Mutex<Captured>>);
+///
+/// A successful response is not parsed by the SDK at all: the operation's
+/// deserializer is wrapped ([`KeepBody`]) so that it keeps the body and
+/// answers an empty output, and the body is decoded once, by the model.
+/// Error responses still go to the SDK's deserializer, which gives their
+/// codes, messages and retry classes.
+#[derive(Debug, Clone)]
+struct BodyCapture {
+    captured: Arc<Mutex<Captured>>,
+    operation: &'static Operation,
+}
+
+/// What [`KeepBody`] needs of an operation: the SDK's configuration layer
+/// of the operation, which holds its deserializer (for error responses),
+/// and its output, empty (the type the SDK expects back).
+#[derive(Debug)]
+struct Operation {
+    sdk: FrozenLayer,
+    empty: fn() -> Output,
+}
+
+static LIST_COPY_JOBS: LazyLock<Operation> = LazyLock::new(|| Operation {
+    sdk: aws_sdk_backup::operation::list_copy_jobs::ListCopyJobs::new()
+        .config()
+        .unwrap_or_else(|| Layer::new("ListCopyJobs").freeze()),
+    empty: || {
+        Output::erase(
+            aws_sdk_backup::operation::list_copy_jobs::ListCopyJobsOutput::builder().build(),
+        )
+    },
+});
+
+static DESCRIBE_COPY_JOB: LazyLock<Operation> = LazyLock::new(|| Operation {
+    sdk: aws_sdk_backup::operation::describe_copy_job::DescribeCopyJob::new()
+        .config()
+        .unwrap_or_else(|| Layer::new("DescribeCopyJob").freeze()),
+    empty: || {
+        Output::erase(
+            aws_sdk_backup::operation::describe_copy_job::DescribeCopyJobOutput::builder().build(),
+        )
+    },
+});
 
 impl BodyCapture {
+    fn new(operation: &'static Operation) -> Self {
+        BodyCapture {
+            captured: Arc::default(),
+            operation,
+        }
+    }
+
     fn take(&self) -> Captured {
-        std::mem::take(&mut *self.0.lock().unwrap_or_else(|e| e.into_inner()))
+        std::mem::take(&mut *self.lock())
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Captured> {
+        self.captured.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
 
@@ -317,23 +380,56 @@ impl Intercept for BodyCapture {
         "BodyCapture"
     }
 
+    fn read_before_execution(
+        &self,
+        _context: &BeforeSerializationInterceptorContextRef<'_>,
+        cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        // Once per operation, before the first attempt: the orchestrator
+        // reads the deserializer from the bag after each response.
+        cfg.interceptor_state()
+            .store_put(SharedResponseDeserializer::new(KeepBody(self.clone())));
+        Ok(())
+    }
+
     fn read_after_deserialization(
         &self,
         context: &AfterDeserializationInterceptorContextRef<'_>,
         _runtime_components: &RuntimeComponents,
         _cfg: &mut ConfigBag,
     ) -> Result<(), BoxError> {
-        let response = context.response();
-        let mut captured = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        // The body is in memory here: the orchestrator read it whole before
-        // deserializing a non-streaming operation.
-        captured.body = response.body().bytes().map(bytes::Bytes::copy_from_slice);
-        captured.date = response.headers().get("date").map(str::to_owned);
-        captured.timeline = response
-            .headers()
-            .get("x-emulator-timeline")
-            .map(str::to_owned);
+        // Error responses (and successful ones when the wrapper was not in
+        // place): the body is in memory here, the orchestrator read it whole
+        // before deserializing a non-streaming operation.
+        let mut captured = self.lock();
+        if captured.body.is_none() {
+            captured.keep(context.response());
+        }
         Ok(())
+    }
+}
+
+/// The deserializer [`BodyCapture`] puts in place of the operation's.
+#[derive(Debug)]
+struct KeepBody(BodyCapture);
+
+impl DeserializeResponse for KeepBody {
+    fn deserialize_nonstreaming_with_config(
+        &self,
+        response: &HttpResponse,
+        cfg: &ConfigBag,
+    ) -> Result<Output, OrchestratorError<OperationError>> {
+        let operation = self.0.operation;
+        if response.status().is_success() && response.body().bytes().is_some() {
+            self.0.lock().keep(response);
+            return Ok((operation.empty)());
+        }
+        match operation.sdk.load::<SharedResponseDeserializer>() {
+            Some(sdk) => sdk.deserialize_nonstreaming_with_config(response, cfg),
+            None => Err(OrchestratorError::other(
+                "the SDK has no deserializer for this operation",
+            )),
+        }
     }
 }
 
@@ -636,7 +732,7 @@ impl TargetClient {
     ) -> (Timestamp, Result<CopyJob, FetchError>) {
         const OP: &str = "DescribeCopyJob";
         self.metrics.operations.fetch_add(1, Ordering::Relaxed);
-        let capture = BodyCapture::default();
+        let capture = BodyCapture::new(&DESCRIBE_COPY_JOB);
         let result = self
             .client
             .describe_copy_job()
@@ -647,24 +743,21 @@ impl TargetClient {
             .await;
         let captured = capture.take();
         let observed_at = captured.observed_at();
-        let output = match result {
-            Ok(output) => output,
-            Err(e) => {
-                let error = self.refine(
-                    FetchError::from_sdk(OP, Some(job_id), &e),
-                    captured.body,
-                    OP,
-                );
-                return (observed_at, Err(error));
-            }
-        };
-        let job = match captured.body {
-            Some(body) => match serde_json::from_slice::<DescribeCopyJobOutput>(&body) {
+        if let Err(e) = result {
+            let error = self.refine(
+                FetchError::from_sdk(OP, Some(job_id), &e),
+                captured.body,
+                OP,
+            );
+            return (observed_at, Err(error));
+        }
+        let job = match &captured.body {
+            Some(body) => match serde_json::from_slice::<DescribeCopyJobOutput>(body) {
                 Ok(decoded) => decoded.copy_job,
                 Err(e) => {
                     return (
                         observed_at,
-                        Err(malformed(OP, &e.to_string(), output.request_id())),
+                        Err(self.undecodable(OP, &captured, &e.to_string())),
                     )
                 }
             },
@@ -674,7 +767,7 @@ impl TargetClient {
             None => {
                 return (
                     observed_at,
-                    Err(malformed(OP, NO_BODY, output.request_id())),
+                    Err(malformed(OP, NO_BODY, captured.request_id.as_deref())),
                 )
             }
         };
@@ -685,7 +778,7 @@ impl TargetClient {
             operation: OP,
             code: None,
             message: "the response had no CopyJob".to_owned(),
-            request_id: output.request_id().map(str::to_owned),
+            request_id: captured.request_id.clone(),
         });
         (observed_at, job)
     }
@@ -698,7 +791,7 @@ impl TargetClient {
     ) -> Result<Page, FetchError> {
         const OP: &str = "ListCopyJobs";
         self.metrics.operations.fetch_add(1, Ordering::Relaxed);
-        let capture = BodyCapture::default();
+        let capture = BodyCapture::new(&LIST_COPY_JOBS);
         let f = filter;
         let request = self
             .client
@@ -723,23 +816,20 @@ impl TargetClient {
             .send()
             .await;
         let captured = capture.take();
-        let output = match result {
-            Ok(output) => output,
-            Err(e) => {
-                return Err(self.refine(FetchError::from_sdk(OP, None, &e), captured.body, OP))
-            }
-        };
+        if let Err(e) = result {
+            return Err(self.refine(FetchError::from_sdk(OP, None, &e), captured.body, OP));
+        }
         self.metrics.pages.fetch_add(1, Ordering::Relaxed);
         let observed_at = captured.observed_at();
-        let page = match captured.body {
-            Some(body) => serde_json::from_slice::<ListCopyJobsOutput>(&body)
-                .map_err(|e| malformed(OP, &e.to_string(), output.request_id()))?,
-            None => return Err(malformed(OP, NO_BODY, output.request_id())),
+        let page = match &captured.body {
+            Some(body) => serde_json::from_slice::<ListCopyJobsOutput>(body)
+                .map_err(|e| self.undecodable(OP, &captured, &e.to_string()))?,
+            None => return Err(malformed(OP, NO_BODY, captured.request_id.as_deref())),
         };
         Ok(Page {
             jobs: page.copy_jobs.unwrap_or_default(),
             next_token: page.next_token.filter(|t| !t.is_empty()),
-            request_id: output.request_id().map(str::to_owned),
+            request_id: captured.request_id.clone(),
             observed_at,
         })
     }
@@ -841,24 +931,47 @@ impl TargetClient {
         body: Option<bytes::Bytes>,
         op: &'static str,
     ) -> FetchError {
-        let is_json =
-            |body: &bytes::Bytes| body.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{');
         if error.kind == FetchErrorKind::MalformedResponse {
-            if let Some(body) = body.filter(is_json) {
-                let detail = match op {
-                    "ListCopyJobs" => backup_model::Decoder::new(&body[..])
-                        .find_map(Result::err)
-                        .map(|e| e.to_string()),
-                    _ => serde_json::from_slice::<DescribeCopyJobOutput>(&body)
-                        .err()
-                        .map(|e| e.to_string()),
-                };
-                if let Some(detail) = detail {
-                    error.message = format!("{detail} (target {})", self.target);
-                }
+            if let Some(detail) = body.as_deref().and_then(|body| decode_detail(op, body)) {
+                error.message = format!("{detail} (target {})", self.target);
             }
         }
         error
+    }
+
+    /// The error for a successful response whose body the model cannot
+    /// decode (`fallback`: the decoder's own message).
+    fn undecodable(&self, op: &'static str, captured: &Captured, fallback: &str) -> FetchError {
+        let detail = captured
+            .body
+            .as_deref()
+            .and_then(|body| decode_detail(op, body))
+            .unwrap_or_else(|| fallback.to_owned());
+        malformed(
+            op,
+            &format!("{detail} (target {})", self.target),
+            captured.request_id.as_deref(),
+        )
+    }
+}
+
+/// Our decoder's precise message for a body that does not decode: the
+/// member path and position of the first error for JSON, or what the body
+/// is instead (an HTML page from a proxy).
+fn decode_detail(op: &str, body: &[u8]) -> Option<String> {
+    match body.iter().find(|b| !b.is_ascii_whitespace()) {
+        Some(b'{') => match op {
+            "ListCopyJobs" => backup_model::Decoder::new(body)
+                .find_map(Result::err)
+                .map(|e| e.to_string()),
+            _ => serde_json::from_slice::<DescribeCopyJobOutput>(body)
+                .err()
+                .map(|e| e.to_string()),
+        },
+        Some(b'<') => {
+            Some("an HTML page instead of JSON (a proxy or load balancer answered?)".to_owned())
+        }
+        _ => None,
     }
 }
 

@@ -394,6 +394,150 @@ fn write_decimal(negative: bool, int: &[u8], frac: &[u8], exponent: i64, out: &m
     }
 }
 
+/// Writes a value's content form straight from the model's types: the same
+/// bytes as [`write_content_form`] of the value's canonical encoding (a
+/// property test holds the two together), without writing that encoding
+/// and parsing it again.
+pub(crate) trait WriteContent {
+    fn write_content(&self, out: &mut Vec<u8>);
+}
+
+impl WriteContent for String {
+    fn write_content(&self, out: &mut Vec<u8>) {
+        write_text_content(self, out);
+    }
+}
+
+impl WriteContent for i64 {
+    fn write_content(&self, out: &mut Vec<u8>) {
+        let mut digits = itoa_buffer();
+        let digits = format_u64(self.unsigned_abs(), &mut digits);
+        write_decimal(*self < 0, digits, &[], 0, out);
+    }
+}
+
+impl WriteContent for bool {
+    fn write_content(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(if *self { b"true" } else { b"false" });
+    }
+}
+
+impl WriteContent for Timestamp {
+    fn write_content(&self, out: &mut Vec<u8>) {
+        // Years 1000 to 9999 are written with four digits, which
+        // `timestamp_of` reads back to the same millisecond; other years
+        // take the long way, through the text the canonical encoding has.
+        const FIRST: i64 = -30_610_224_000_000; // 1000-01-01T00:00:00Z
+        const LAST: i64 = 253_402_300_799_999; // 9999-12-31T23:59:59.999Z
+        let millis = self.as_millis();
+        if (FIRST..=LAST).contains(&millis) {
+            write_millis(millis, out);
+        } else {
+            let text = serde_json::to_value(self)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_owned))
+                .unwrap_or_default();
+            write_text_content(&text, out);
+        }
+    }
+}
+
+impl WriteContent for crate::CopyJobState {
+    fn write_content(&self, out: &mut Vec<u8>) {
+        write_text_content(self.as_str(), out);
+    }
+}
+
+impl WriteContent for crate::LifecycleDeleteAfterEvent {
+    fn write_content(&self, out: &mut Vec<u8>) {
+        write_text_content(self.as_str(), out);
+    }
+}
+
+impl WriteContent for crate::ChildJobsInState {
+    fn write_content(&self, out: &mut Vec<u8>) {
+        // The map is ordered by state; the content form by name.
+        let mut counts: Vec<(&str, i64)> = self.iter().map(|(s, n)| (s.as_str(), *n)).collect();
+        counts.sort_by(|a, b| a.0.cmp(b.0));
+        out.push(b'{');
+        for (i, (name, count)) in counts.iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            write_string(name, out);
+            out.push(b':');
+            count.write_content(out);
+        }
+        out.push(b'}');
+    }
+}
+
+impl<T: WriteContent> WriteContent for Vec<T> {
+    fn write_content(&self, out: &mut Vec<u8>) {
+        out.push(b'[');
+        for (i, item) in self.iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            item.write_content(out);
+        }
+        out.push(b']');
+    }
+}
+
+/// The content form of a string value: a number when the model would read
+/// the text as a timestamp, else the string.
+pub(crate) fn write_text_content(text: &str, out: &mut Vec<u8>) {
+    match timestamp_of(text) {
+        Some(t) => write_millis(t.as_millis(), out),
+        None => write_string(text, out),
+    }
+}
+
+/// Writes the name of an object's member (after a comma unless it is the
+/// first).
+pub(crate) fn write_member_name(first: &mut bool, name: &str, out: &mut Vec<u8>) {
+    if !std::mem::take(first) {
+        out.push(b',');
+    }
+    write_string(name, out);
+    out.push(b':');
+}
+
+/// Writes an unknown member (left out when its value is `null`). Its text
+/// was checked when it was kept, so it has a content form.
+pub(crate) fn write_unknown_member(
+    first: &mut bool,
+    name: &str,
+    raw: &serde_json::value::RawValue,
+    scratch: &mut Vec<u8>,
+    out: &mut Vec<u8>,
+) {
+    scratch.clear();
+    if write_content_form(raw.get().as_bytes(), scratch).is_ok() && scratch[..] != *b"null" {
+        write_member_name(first, name, out);
+        out.extend_from_slice(scratch);
+    }
+}
+
+fn itoa_buffer() -> [u8; 20] {
+    [0; 20]
+}
+
+/// The decimal digits of `n`, written at the end of `buf`.
+fn format_u64(mut n: u64, buf: &mut [u8; 20]) -> &[u8] {
+    let mut at = buf.len();
+    loop {
+        at -= 1;
+        buf[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    &buf[at..]
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

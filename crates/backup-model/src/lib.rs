@@ -151,10 +151,17 @@ impl CopyJob {
     /// AWS sent, not on the members and values this version of the model
     /// knows, and is defined by [`CONTENT_FORM_VERSION`].
     pub fn write_content_form(&self, out: &mut Vec<u8>) {
-        let mut json = Vec::with_capacity(1024);
-        self.write_json(&mut json);
-        // The canonical encoding is one valid JSON value.
-        let _ = content::write_content_form(&json, out);
+        if self.shadows_known_member() {
+            // Two members of one name (only a builder makes them): the
+            // form of the canonical encoding decides their order.
+            let mut json = Vec::with_capacity(1024);
+            self.write_json(&mut json);
+            // The canonical encoding is one valid JSON value.
+            let _ = content::write_content_form(&json, out);
+        } else {
+            // The same bytes, written from the fields (see `WriteContent`).
+            content::WriteContent::write_content(self, out);
+        }
     }
 
     /// The sort of job this is within a composite: parent, child or neither.

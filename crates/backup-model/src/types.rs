@@ -210,6 +210,27 @@ pub(crate) fn unknown_value<'de, A: MapAccess<'de>>(
     })
 }
 
+/// Whether a value holds an unknown member named as a known one.
+trait ShadowsKnown {
+    fn shadows(&self) -> bool {
+        false
+    }
+}
+
+impl ShadowsKnown for String {}
+impl ShadowsKnown for i64 {}
+impl ShadowsKnown for bool {}
+impl ShadowsKnown for Timestamp {}
+impl ShadowsKnown for CopyJobState {}
+impl ShadowsKnown for LifecycleDeleteAfterEvent {}
+impl ShadowsKnown for ChildJobsInState {}
+
+impl<T: ShadowsKnown> ShadowsKnown for Vec<T> {
+    fn shadows(&self) -> bool {
+        self.iter().any(ShadowsKnown::shadows)
+    }
+}
+
 /// How the value of a known member is read.
 trait Known: Sized {
     fn read<'de, A: MapAccess<'de>>(map: &mut A) -> Result<Option<Self>, A::Error>;
@@ -333,6 +354,49 @@ macro_rules! api_struct {
             /// Whether no member at all, known or unknown, is present.
             pub fn is_empty(&self) -> bool {
                 $( self.$field.is_none() && )* self.unknown_members.is_empty()
+            }
+        }
+
+        impl $name {
+            /// Whether an unknown member has the name of a known one (only a
+            /// builder can make such a structure), here or in a member.
+            #[allow(dead_code)]
+            pub(crate) fn shadows_known_member(&self) -> bool {
+                self.unknown_members.iter().any(|(name, _)| Self::MEMBERS.contains(&name))
+                    $( || self.$field.as_ref().is_some_and(|v| ShadowsKnown::shadows(v)) )*
+            }
+        }
+
+        impl ShadowsKnown for $name {
+            fn shadows(&self) -> bool {
+                self.shadows_known_member()
+            }
+        }
+
+        impl crate::content::WriteContent for $name {
+            /// Known members are declared in the byte order of their names
+            /// (a test checks it), so merging them with the unknown members
+            /// (a sorted map) gives every member in order.
+            fn write_content(&self, out: &mut Vec<u8>) {
+                let mut unknown = self.unknown_members.iter().peekable();
+                let mut first = true;
+                let mut scratch = Vec::new();
+                out.push(b'{');
+                $(
+                    if let Some(value) = &self.$field {
+                        while let Some((name, raw)) =
+                            unknown.next_if(|(name, _)| name.as_bytes() < $wire.as_bytes())
+                        {
+                            crate::content::write_unknown_member(&mut first, name, raw, &mut scratch, out);
+                        }
+                        crate::content::write_member_name(&mut first, $wire, out);
+                        crate::content::WriteContent::write_content(value, out);
+                    }
+                )*
+                for (name, raw) in unknown {
+                    crate::content::write_unknown_member(&mut first, name, raw, &mut scratch, out);
+                }
+                out.push(b'}');
             }
         }
 
@@ -594,6 +658,25 @@ api_struct! {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn known_members_are_declared_in_byte_order() {
+        // The content form merges them with the unknown members in order.
+        for members in [
+            CopyJob::MEMBERS,
+            RecoveryPointCreator::MEMBERS,
+            Lifecycle::MEMBERS,
+            DescribeCopyJobOutput::MEMBERS,
+            ListCopyJobsOutput::MEMBERS,
+        ] {
+            assert!(
+                members
+                    .windows(2)
+                    .all(|w| w[0].as_bytes() < w[1].as_bytes()),
+                "{members:?}"
+            );
+        }
+    }
 
     #[test]
     fn members_follow_the_service_model() {
