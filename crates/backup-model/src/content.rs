@@ -504,6 +504,15 @@ pub(crate) fn write_member_name(first: &mut bool, name: &str, out: &mut Vec<u8>)
     out.push(b':');
 }
 
+/// Writes a known member's name, given quoted and with its colon (the names
+/// of the service model need no escapes).
+pub(crate) fn write_known_name(first: &mut bool, quoted: &str, out: &mut Vec<u8>) {
+    if !std::mem::take(first) {
+        out.push(b',');
+    }
+    out.extend_from_slice(quoted.as_bytes());
+}
+
 /// Writes an unknown member (left out when its value is `null`). Its text
 /// was checked when it was kept, so it has a content form.
 pub(crate) fn write_unknown_member(

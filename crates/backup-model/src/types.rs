@@ -389,7 +389,7 @@ macro_rules! api_struct {
                         {
                             crate::content::write_unknown_member(&mut first, name, raw, &mut scratch, out);
                         }
-                        crate::content::write_member_name(&mut first, $wire, out);
+                        crate::content::write_known_name(&mut first, concat!("\"", $wire, "\":"), out);
                         crate::content::WriteContent::write_content(value, out);
                     }
                 )*
