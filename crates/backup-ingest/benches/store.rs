@@ -411,11 +411,7 @@ async fn main() {
             history_file.display()
         ),
     );
-    report(
-        "psql \\copy into copy_jobs (all indexes): the floor",
-        jobs,
-        current,
-    );
+    report("psql \\copy into copy_jobs: the floor", jobs, current);
     println!(
         "{:<46} {:>7} rows  {:>7.3} s",
         "psql \\copy into copy_job_history",
@@ -423,7 +419,7 @@ async fn main() {
         history.as_secs_f64()
     );
     report(
-        "psql \\copy, both tables (the layout before 0009)",
+        "psql \\copy, both tables (before 0009)",
         jobs,
         current + old_history,
     );
