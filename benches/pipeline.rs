@@ -256,7 +256,7 @@ async fn bench_ingest(pg: &TempPostgres, jobs: usize) {
     // The same rows through psql \copy into the same (empty) tables.
     let dir = tempfile::tempdir().expect("tempdir");
     let jobs_file = dir.path().join("copy_jobs.tsv");
-    let history_file = dir.path().join("copy_job_snapshots.tsv");
+    let history_file = dir.path().join("copy_job_history.tsv");
     std::fs::set_permissions(
         dir.path(),
         std::os::unix::fs::PermissionsExt::from_mode(0o777),
@@ -271,7 +271,7 @@ async fn bench_ingest(pg: &TempPostgres, jobs: usize) {
         pg,
         "bench_ingest",
         &format!(
-            "\\copy (SELECT * FROM copy_job_snapshots) to '{}'",
+            "\\copy (SELECT * FROM copy_job_history) to '{}'",
             history_file.display()
         ),
     );
@@ -289,10 +289,7 @@ async fn bench_ingest(pg: &TempPostgres, jobs: usize) {
     let copy_history = psql_seconds(
         pg,
         "bench_copy",
-        &format!(
-            "\\copy copy_job_snapshots from '{}'",
-            history_file.display()
-        ),
+        &format!("\\copy copy_job_history from '{}'", history_file.display()),
     );
     let python = python_baseline(pg, &emu, &regions).await;
     let rows = summary_field(&first.stderr, "jobs_new");
@@ -340,7 +337,7 @@ async fn bench_ingest(pg: &TempPostgres, jobs: usize) {
         None => println!("baseline  boto3 + psycopg: skipped (python3 with boto3 and psycopg not found: pip install boto3 'psycopg[binary]')"),
     }
     println!(
-        "baseline  psql \\copy of the same rows: copy_jobs {copy_jobs:.2} s + copy_job_snapshots {copy_history:.2} s = {:.2} s; ingest / \\copy = {:.2}x",
+        "baseline  psql \\copy of the same rows: copy_jobs {copy_jobs:.2} s + copy_job_history {copy_history:.2} s = {:.2} s; ingest / \\copy = {:.2}x",
         copy_jobs + copy_history,
         first.seconds / (copy_jobs + copy_history)
     );

@@ -18,7 +18,7 @@ use crate::Outcome;
 #[command(
     after_help = "Applies the migrations in migrations/ that the database lacks. \
 A second run applies nothing. It also makes the monthly partitions of the history \
-(copy_job_snapshots) for this month and the next twelve, and moves rows waiting in its DEFAULT \
+(copy_job_history) for this month and the next twelve, and moves rows waiting in its DEFAULT \
 partition into partitions of their own: run it at least monthly (or on each release). Run it \
 with a role that may create tables; `ingest` itself never changes the schema (see README: \
 least privilege)."
@@ -42,7 +42,8 @@ pub enum SummaryFormat {
     after_help = "The first run of a target (account x region) reads every copy job AWS \
 still shows (or those since --since). Later runs are incremental: jobs created or completed \
 since the last complete run (minus --overlap), plus those AWS reports as CREATED or RUNNING. \
-Every distinct version of a job becomes a row of copy_job_snapshots.\n\n\
+A job's current version is its row of copy_jobs; a change moves the version it supersedes \
+into copy_job_history. The view copy_job_snapshots gives every distinct version.\n\n\
 Runs of the same target take turns (PostgreSQL advisory lock), so overlapping cron runs are safe. \
 The database must be migrated first (`backup-audit migrate`): ingest stops with exit code 2 \
 when migrations are pending.\n\n\
@@ -129,7 +130,7 @@ pub async fn migrate(args: &MigrateArgs) -> anyhow::Result<Outcome> {
     let made = store
         .maintain_partitions(backup_ingest::PARTITION_MONTHS_AHEAD)
         .await
-        .context("cannot make the partitions of copy_job_snapshots")?;
+        .context("cannot make the partitions of copy_job_history")?;
     for name in &made {
         eprintln!("made partition {name}");
     }
@@ -187,11 +188,11 @@ pub async fn ingest(args: &IngestArgs, progress: &Progress) -> anyhow::Result<Ou
     match store.months_without_partition().await {
         Ok(months) if !months.is_empty() => tracing::warn!(
             months = %months.join(", "),
-            "copy_job_snapshots has no partition for these months (rows go to its DEFAULT \
+            "copy_job_history has no partition for these months (rows go to its DEFAULT \
              partition): run `backup-audit migrate` as the schema owner"
         ),
         Ok(_) => {}
-        Err(error) => tracing::warn!(%error, "cannot check the partitions of copy_job_snapshots"),
+        Err(error) => tracing::warn!(%error, "cannot check the partitions of copy_job_history"),
     }
     let (fetcher, targets) = args.aws.fetcher_and_targets().await?;
     let options = IngestOptions {

@@ -318,7 +318,7 @@ async fn open_jobs_aws_no_longer_returns_are_marked_gone_not_deleted() {
         .unwrap();
     for sql in [
         "UPDATE copy_jobs SET hash_version = 1",
-        "UPDATE copy_job_snapshots SET hash_version = 1",
+        "UPDATE copy_job_history SET hash_version = 1",
         "UPDATE content_hash_state SET version = 1",
     ] {
         sqlx::query(sql).execute(&pool).await.unwrap();

@@ -520,3 +520,92 @@ async fn a_table_locked_by_someone_else_fails_the_target_after_the_lock_timeout(
     assert!(out.status.success(), "{}", stderr(&out));
     assert_exact(&pool, &emu, "us-east-1").await;
 }
+
+/// Every row of every ordinary table (and partition) whose name starts with
+/// `copy_job`: the rows physically stored for jobs, whatever the layout.
+async fn stored_job_rows(pool: &sqlx::PgPool) -> i64 {
+    let tables: Vec<String> = sqlx::query_scalar(
+        "SELECT quote_ident(relname) FROM pg_class \
+         WHERE relkind = 'r' AND relname LIKE 'copy\\_job%' \
+           AND relnamespace = 'public'::regnamespace",
+    )
+    .fetch_all(pool)
+    .await
+    .unwrap();
+    let mut rows = 0;
+    for table in tables {
+        rows += count(pool, &format!("SELECT count(*) FROM ONLY {table}")).await;
+    }
+    rows
+}
+
+/// Issue 11, item 5: a new job is written once (its current row), and a
+/// change moves exactly one row, the superseded version, into the history.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_new_job_is_one_row_and_a_change_moves_one_row_to_history() {
+    let url = database();
+    migrate(&url).await;
+    let emu = emulator(300, &["us-east-1"], Faults::default()).await;
+    let pool = connect(&url).await;
+
+    let out = run(ingest_cmd(&url, &emu, &["us-east-1"]).args(["--summary", "json"])).await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    let jobs = count(&pool, "SELECT count(*) FROM copy_jobs").await;
+    assert_eq!(summary(&out)["jobs_new"].as_i64(), Some(jobs));
+    assert_eq!(
+        stored_job_rows(&pool).await,
+        jobs,
+        "rows stored for {jobs} new jobs"
+    );
+    assert_eq!(
+        count(&pool, "SELECT count(*) FROM copy_job_history").await,
+        0,
+        "a first run writes no history row"
+    );
+    // Readers still see one version per job, open, written by the run.
+    assert_eq!(
+        count(
+            &pool,
+            "SELECT count(*) FROM copy_job_snapshots s JOIN ingest_runs r ON r.id = s.run_id \
+             WHERE s.valid_to IS NULL"
+        )
+        .await,
+        jobs
+    );
+
+    emu.advance_clock(Duration::from_secs(3 * 3600));
+    let out = run(ingest_cmd(&url, &emu, &["us-east-1"]).args(["--summary", "json"])).await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    let second = summary(&out);
+    let changed = second["jobs_changed"].as_i64().unwrap();
+    let new = second["jobs_new"].as_i64().unwrap();
+    assert!(changed > 0, "{second}");
+    assert_eq!(
+        count(&pool, "SELECT count(*) FROM copy_job_history").await,
+        changed,
+        "one history row per changed job"
+    );
+    assert_eq!(
+        stored_job_rows(&pool).await,
+        jobs + new + changed,
+        "rows stored after the second run"
+    );
+    // Each history row is the version its job's current row superseded.
+    assert_eq!(
+        count(
+            &pool,
+            "SELECT count(*) FROM copy_job_history h JOIN copy_jobs c \
+             USING (account_id, region, copy_job_id) \
+             WHERE h.valid_to = c.last_changed_at AND h.content_hash <> c.content_hash \
+               AND c.versions = 2"
+        )
+        .await,
+        changed
+    );
+    assert_eq!(
+        count(&pool, "SELECT count(*) FROM copy_job_snapshots").await,
+        jobs + new + changed
+    );
+    assert_exact(&pool, &emu, "us-east-1").await;
+    assert_no_duplicate_history(&pool).await;
+}

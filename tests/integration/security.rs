@@ -106,18 +106,21 @@ async fn documented_roles_can_do_their_job_and_nothing_more() {
     for forbidden in [
         "CREATE TABLE sneaky (x int)",
         "CREATE VIEW sneaky AS SELECT 1",
-        "UPDATE copy_job_snapshots SET state = 'COMPLETED'",
-        "UPDATE copy_job_snapshots SET backup_size_in_bytes = 0",
+        "UPDATE copy_job_history SET state = 'COMPLETED'",
+        "UPDATE copy_job_history SET backup_size_in_bytes = 0",
+        "UPDATE copy_job_history SET run_id = 0",
         "UPDATE copy_jobs SET state = 'COMPLETED'",
+        "UPDATE copy_jobs SET creation_date = now()",
         "UPDATE ingest_runs SET account_id = '000000000000'",
-        "DELETE FROM copy_job_snapshots",
-        "TRUNCATE copy_job_snapshots",
+        "DELETE FROM copy_job_history",
+        "TRUNCATE copy_job_history",
         "DELETE FROM ingest_runs",
         "DROP VIEW copy_jobs_json",
         "TRUNCATE copy_jobs",
     ] {
         refused(&ingest, forbidden).await;
     }
+    view_refuses_writes(&ingest).await;
     let out = run(binary().args(["migrate", "--database-url", &ingest_url])).await;
     assert_eq!(out.status.code(), Some(2), "only the owner migrates");
     assert!(
@@ -134,13 +137,46 @@ async fn documented_roles_can_do_their_job_and_nothing_more() {
     assert!(jobs > 0);
     for forbidden in [
         "UPDATE copy_jobs SET state = 'COMPLETED'",
-        "UPDATE copy_job_snapshots SET valid_to = now()",
+        "UPDATE copy_job_history SET valid_to = now()",
+        "DELETE FROM copy_job_history",
         "INSERT INTO ingest_checkpoints VALUES ('1', 'x', now(), 1, now())",
         "DELETE FROM ingest_runs",
         "TRUNCATE copy_jobs",
         "CREATE TABLE sneaky (x int)",
     ] {
         refused(&pool, forbidden).await;
+    }
+    view_refuses_writes(&pool).await;
+    assert!(
+        count(
+            &pool,
+            "SELECT count(*) FROM copy_job_snapshots WHERE valid_to IS NULL"
+        )
+        .await
+            > 0
+    );
+    assert!(count(&pool, "SELECT count(*) FROM copy_job_history").await > 0);
+}
+
+/// `copy_job_snapshots` is a view over the history and the current rows:
+/// nobody writes through it, whatever their privileges.
+async fn view_refuses_writes(pool: &sqlx::PgPool) {
+    for sql in [
+        "UPDATE copy_job_snapshots SET state = 'COMPLETED'",
+        "UPDATE copy_job_snapshots SET valid_to = now()",
+        "DELETE FROM copy_job_snapshots",
+        "INSERT INTO copy_job_snapshots (account_id, region, copy_job_id, valid_from, \
+         account_id_in_job, content_hash) VALUES ('1', 'r', 'x', now(), false, '\\x00')",
+    ] {
+        let e = match sqlx::query(sql).execute(pool).await {
+            Ok(done) => panic!("{sql}: allowed ({} rows)", done.rows_affected()),
+            Err(e) => e,
+        };
+        let text = e.to_string();
+        assert!(
+            text.contains("permission denied") || text.contains("view"),
+            "{sql}: {text}"
+        );
     }
 }
 

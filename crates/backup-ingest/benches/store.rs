@@ -12,7 +12,10 @@
 //! 2. every job seen again, unchanged (a routine re-list);
 //! 3. every job changed (state moved on);
 //! 4. the baseline: the rows pass 1 wrote, exported, then loaded with
-//!    `psql \copy` into empty `copy_jobs` and `copy_job_snapshots`;
+//!    `psql \copy` into empty tables: `copy_jobs` alone (a new job is its
+//!    current row only; `copy_job_history` holds superseded versions), the
+//!    floor of a first ingest; and, for comparison with the layout before
+//!    migration 0009, the same rows again as history rows;
 //! 5. (BENCH_INDEX_COSTS=1) what each report index adds to a `\copy` of
 //!    `copy_jobs`.
 
@@ -38,6 +41,20 @@ const ACCOUNTS: [&str; 4] = [
     "333344445555",
     "444455556666",
 ];
+/// The content columns of a job (backup-ingest's `MEMBER_COLUMNS`).
+const MEMBERS: &str = "account_id_in_job, backup_size_in_bytes, child_jobs_in_state, \
+completion_date, composite_member_identifier, created_by_backup_plan_arn, \
+created_by_backup_plan_id, created_by_backup_plan_name, created_by_backup_plan_version, \
+created_by_backup_rule_cron, created_by_backup_rule_id, created_by_backup_rule_name, \
+created_by_backup_rule_timezone, created_by_backup_job_id, creation_date, \
+destination_backup_vault_arn, destination_encryption_key_arn, destination_recovery_point_arn, \
+lifecycle_delete_after_days, lifecycle_delete_after_event, \
+lifecycle_move_to_cold_storage_after_days, lifecycle_opt_in_to_archive_for_supported_resources, \
+destination_vault_lock_state, destination_vault_type, iam_role_arn, is_parent, \
+message_category, number_of_child_jobs, parent_job_id, resource_arn, resource_name, \
+resource_type, source_backup_vault_arn, source_recovery_point_arn, state, status_message, \
+unknown_members, created_by_unknown, lifecycle_unknown, content_hash, hash_version";
+
 const REGIONS: [&str; 3] = ["eu-west-1", "us-east-1", "ap-southeast-2"];
 
 fn env_usize(name: &str, default: usize) -> usize {
@@ -311,14 +328,19 @@ async fn main() {
     let (outcome, elapsed) = write_all(&store, &first, batch).await;
     assert_eq!(outcome.new as usize, jobs, "{:?}", outcome.rejected.first());
     report("write_batch, all new", jobs, elapsed);
+    let history_rows: i64 = sqlx::query_scalar("SELECT count(*) FROM copy_job_history")
+        .fetch_one(store.pool())
+        .await
+        .unwrap();
+    println!("  history rows written for {jobs} new jobs: {history_rows}");
 
     // The baseline: the same rows, loaded by psql.
     let dir = std::env::temp_dir().join(format!("backup-ingest-bench-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let current_file = dir.join("copy_jobs.tsv");
-    let history_file = dir.join("copy_job_snapshots.tsv");
+    let history_file = dir.join("copy_job_history.tsv");
     let store_url = with_database(&url, "bench_store");
-    // (A partitioned table is copied out through a query.)
+    // (A partitioned table or a view is copied out through a query.)
     psql(
         &store_url,
         &format!(
@@ -329,7 +351,7 @@ async fn main() {
     psql(
         &store_url,
         &format!(
-            "\\copy (SELECT * FROM copy_job_snapshots) TO '{}'",
+            "\\copy (SELECT * FROM copy_job_history) TO '{}'",
             history_file.display()
         ),
     );
@@ -369,14 +391,38 @@ async fn main() {
     );
     let history = psql(
         &baseline_url,
+        &format!("\\copy copy_job_history FROM '{}'", history_file.display()),
+    );
+    // The layout before 0009 also wrote each new job as a history row: the
+    // same rows, closed a day later, into the history table.
+    psql(
+        &baseline_url,
         &format!(
-            "\\copy copy_job_snapshots FROM '{}'",
+            "\\copy (SELECT account_id, region, copy_job_id, last_changed_at, \
+             last_changed_at + interval '1 day', run_id, {MEMBERS}, gone_at FROM copy_jobs) TO '{}'",
             history_file.display()
         ),
     );
-    report("psql \\copy into copy_jobs (all indexes)", jobs, current);
-    report("psql \\copy into copy_job_snapshots (pkey)", jobs, history);
-    report("psql \\copy, both tables", jobs, current + history);
+    let old_history = psql(
+        &baseline_url,
+        &format!(
+            "\\copy copy_job_history (account_id, region, copy_job_id, valid_from, valid_to, \
+             run_id, {MEMBERS}, gone_at) FROM '{}'",
+            history_file.display()
+        ),
+    );
+    report("psql \\copy into copy_jobs: the floor", jobs, current);
+    println!(
+        "{:<46} {:>7} rows  {:>7.3} s",
+        "psql \\copy into copy_job_history",
+        history_rows,
+        history.as_secs_f64()
+    );
+    report(
+        "psql \\copy, both tables (before 0009)",
+        jobs,
+        current + old_history,
+    );
     baseline.close().await;
 
     if std::env::var_os("BENCH_INDEX_COSTS").is_some() {
@@ -398,6 +444,10 @@ async fn main() {
             (
                 "hash (resource_arn)",
                 "CREATE INDEX ON t USING hash (resource_arn)",
+            ),
+            (
+                "brin (last_changed_at)",
+                "CREATE INDEX ON t USING brin (last_changed_at) WITH (autosummarize = on)",
             ),
             (
                 "not kept: (creation_date)",

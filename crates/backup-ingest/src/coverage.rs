@@ -171,12 +171,13 @@ impl Store {
     }
 
     /// Marks jobs AWS no longer returns as gone at `at`, in one transaction:
-    /// the current row keeps its members and gets `gone_at`; the history gets
-    /// a version of its own from `at` (same members, `gone_at` set). Its
-    /// content hash is derived from the job's (MD5 of `gone:` and the hash),
-    /// so it differs from every job's, and a job listed again later is a
-    /// change, a new version. Jobs already gone, or with a version at or after
-    /// `at`, are left alone. Returns how many were marked.
+    /// the current version goes into the history, closed at `at`; the
+    /// current row keeps its members and becomes a version of its own from
+    /// `at`, with `gone_at` set. Its content hash is derived from the job's
+    /// (MD5 of `gone:` and the hash), so it differs from every job's, and a
+    /// job listed again later is a change, a new version. Jobs already gone,
+    /// or with a version at or after `at`, are left alone. Returns how many
+    /// were marked.
     pub(crate) async fn mark_gone(
         &self,
         account: &str,
@@ -188,31 +189,35 @@ impl Store {
         if ids.is_empty() {
             return Ok(0);
         }
-        let members = MEMBER_COLUMNS.replace(", content_hash", "");
+        let members = MEMBER_COLUMNS;
         let gone_hash = gone_hash_sql("c.content_hash");
         let context = "marking jobs gone";
         let mut tx = self.pool().begin().await.map_err(StoreError::db(context))?;
+        // `old` locks the rows and keeps their versions as they were; the
+        // UPDATE sees them through it.
         let marked = sqlx::query(&format!(
-            "WITH gone AS ( \
+            "WITH old AS ( \
+                 SELECT * FROM copy_jobs c \
+                 WHERE c.account_id = $1 AND c.region = $2 AND c.copy_job_id = ANY($3) \
+                   AND c.gone_at IS NULL AND c.last_changed_at < $4 AND c.observed_at < $4 \
+                 FOR UPDATE \
+             ), gone AS ( \
                  UPDATE copy_jobs c \
                  SET gone_at = $4, \
                      content_hash = {gone_hash}, \
-                     observed_at = $4, last_changed_at = $4, versions = c.versions + 1 \
-                 WHERE c.account_id = $1 AND c.region = $2 AND c.copy_job_id = ANY($3) \
-                   AND c.gone_at IS NULL AND c.last_changed_at < $4 AND c.observed_at < $4 \
-                 RETURNING c.account_id, c.region, c.copy_job_id, c.content_hash \
-             ), closed AS ( \
-                 UPDATE copy_job_snapshots s SET valid_to = $4 \
-                 FROM gone g \
-                 WHERE s.account_id = g.account_id AND s.region = g.region \
-                   AND s.copy_job_id = g.copy_job_id AND s.valid_to IS NULL \
-                 RETURNING s.*, g.content_hash AS gone_hash \
+                     observed_at = $4, last_changed_at = $4, versions = c.versions + 1, \
+                     run_id = $5 \
+                 FROM old o \
+                 WHERE c.account_id = o.account_id AND c.region = o.region \
+                   AND c.copy_job_id = o.copy_job_id \
+                 RETURNING o.* \
              ) \
-             INSERT INTO copy_job_snapshots \
+             INSERT INTO copy_job_history \
                  (account_id, region, copy_job_id, valid_from, valid_to, run_id, {members}, \
-                  content_hash, gone_at) \
-             SELECT account_id, region, copy_job_id, $4, NULL, $5, {members}, gone_hash, $4 \
-             FROM closed"
+                  gone_at) \
+             SELECT account_id, region, copy_job_id, last_changed_at, $4, run_id, {members}, \
+                 gone_at \
+             FROM gone"
         ))
         .bind(account)
         .bind(region)

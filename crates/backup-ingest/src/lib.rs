@@ -3,7 +3,7 @@
 //!
 //! [`Store`] is the database layer: it applies the migrations of the
 //! top-level `migrations/` folder, writes batches of [`Observation`]s (current
-//! state in `copy_jobs`, one `copy_job_snapshots` row per distinct version),
+//! state in `copy_jobs`, superseded versions in `copy_job_history`),
 //! serializes runs per target with an advisory lock ([`TargetLock`]), and
 //! records runs and checkpoints. A batch of thousands of jobs is classified
 //! in Rust against one lookup of the stored state and written with binary

@@ -1,5 +1,6 @@
-//! The monthly partitions of the history (`copy_job_snapshots`), made ahead
-//! of time by the schema owner (see `migrations/0003_partition_snapshots.sql`).
+//! The monthly partitions of the history (`copy_job_history`, superseded
+//! versions), made ahead of time by the schema owner (see
+//! `migrations/0003_partition_snapshots.sql` and `0009_system_versioning.sql`).
 
 use sqlx::Row as _;
 
@@ -22,9 +23,7 @@ impl Store {
             .bind(months)
             .fetch_all(self.pool())
             .await
-            .map_err(StoreError::db(
-                "making the partitions of copy_job_snapshots",
-            ))
+            .map_err(StoreError::db("making the partitions of copy_job_history"))
     }
 
     /// The UTC months, of this one and the next, that have no partition of
@@ -36,21 +35,19 @@ impl Store {
             "SELECT to_char(m, 'YYYY-MM')
              FROM (VALUES (date_trunc('month', now() AT TIME ZONE 'UTC')),
                           (date_trunc('month', now() AT TIME ZONE 'UTC') + interval '1 month')) AS v(m)
-             WHERE to_regclass('copy_job_snapshots_default') IS NOT NULL
+             WHERE to_regclass('copy_job_history_default') IS NOT NULL
                AND NOT EXISTS (
                    SELECT 1 FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
-                   WHERE i.inhparent = to_regclass('copy_job_snapshots')
-                     AND c.relname = 'copy_job_snapshots_' || to_char(v.m, 'YYYY_MM'))
+                   WHERE i.inhparent = to_regclass('copy_job_history')
+                     AND c.relname = 'copy_job_history_' || to_char(v.m, 'YYYY_MM'))
              ORDER BY 1",
         )
         .fetch_all(self.pool())
         .await
-        .map_err(StoreError::db("reading the partitions of copy_job_snapshots"))?;
+        .map_err(StoreError::db("reading the partitions of copy_job_history"))?;
         rows.iter()
             .map(|row| row.try_get(0))
             .collect::<Result<_, _>>()
-            .map_err(StoreError::db(
-                "reading the partitions of copy_job_snapshots",
-            ))
+            .map_err(StoreError::db("reading the partitions of copy_job_history"))
     }
 }

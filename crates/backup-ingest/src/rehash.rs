@@ -151,8 +151,11 @@ async fn rehash_history(pool: &PgPool) -> Result<u64, StoreError> {
     let mut tx = pool.begin().await.map_err(StoreError::db(CONTEXT))?;
     let rows: Vec<(String, String, String, DbTime, String)> = sqlx::query_as(
         "SELECT h.account_id, h.region, h.copy_job_id, h.valid_from, j.job::text
-         FROM copy_job_snapshots h
-         JOIN copy_job_snapshots_json j USING (account_id, region, copy_job_id, valid_from)
+         FROM copy_job_history h
+         CROSS JOIN LATERAL (
+             SELECT s.job FROM copy_job_snapshots_json s
+             WHERE s.account_id = h.account_id AND s.region = h.region
+               AND s.copy_job_id = h.copy_job_id AND s.valid_from = h.valid_from) j
          WHERE h.hash_version < $1
          LIMIT $2
          FOR UPDATE OF h",
@@ -179,7 +182,7 @@ async fn rehash_history(pool: &PgPool) -> Result<u64, StoreError> {
     }
     // A gone version's hash is derived from its content's (see `mark_gone`).
     let sql = format!(
-        "UPDATE copy_job_snapshots h
+        "UPDATE copy_job_history h
          SET content_hash = CASE WHEN h.gone_at IS NULL THEN v.h ELSE {} END, hash_version = $6
          FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[], $5::bytea[])
               AS v(a, r, i, f, h)

@@ -1,5 +1,5 @@
 //! How a [`CopyJob`] becomes a row: the content columns shared by
-//! `copy_jobs` and `copy_job_snapshots`, their binary `COPY` encoding, the
+//! `copy_jobs` and `copy_job_history`, their binary `COPY` encoding, the
 //! content hash, and a timestamp type for binds.
 //!
 //! Rows go to PostgreSQL in `COPY ... (FORMAT binary)`: every field is its
@@ -15,7 +15,7 @@ use sqlx::postgres::{PgArgumentBuffer, PgTypeInfo, PgValueFormat, PgValueRef};
 use sqlx::Postgres;
 
 /// The content columns of a job, in the order [`RowEncoder::push_job`]
-/// writes them after the key. Shared by `copy_jobs` and `copy_job_snapshots`.
+/// writes them after the key. Shared by `copy_jobs` and `copy_job_history`.
 pub(crate) const MEMBER_COLUMNS: &str = "account_id_in_job, backup_size_in_bytes, \
 child_jobs_in_state, completion_date, composite_member_identifier, \
 created_by_backup_plan_arn, created_by_backup_plan_id, created_by_backup_plan_name, \
@@ -55,7 +55,7 @@ const fn count_columns(list: &str) -> usize {
 pub(crate) fn copy_current_statement() -> String {
     format!(
         "COPY copy_jobs (account_id, region, copy_job_id, {MEMBER_COLUMNS}, \
-         observed_at, first_seen_at, last_seen_at, last_changed_at, versions) \
+         observed_at, first_seen_at, last_seen_at, last_changed_at, versions, run_id) \
          FROM STDIN (FORMAT binary)"
     )
 }
@@ -64,7 +64,7 @@ pub(crate) fn copy_current_statement() -> String {
 /// order [`CopyPayload::push_history`] writes it.
 pub(crate) fn copy_history_statement() -> String {
     format!(
-        "COPY copy_job_snapshots (account_id, region, copy_job_id, {MEMBER_COLUMNS}, \
+        "COPY copy_job_history (account_id, region, copy_job_id, {MEMBER_COLUMNS}, \
          valid_from, valid_to, run_id) FROM STDIN (FORMAT binary)"
     )
 }
@@ -184,18 +184,20 @@ impl CopyPayload {
     }
 
     /// A `copy_jobs` row: the job's fields (from [`RowEncoder::push_job`]),
-    /// then observed_at, first_seen_at, last_seen_at, last_changed_at, versions.
-    pub(crate) fn push_current(&mut self, job_fields: &[u8], book: &Bookkeeping) {
-        self.start_row(job_fields, 5);
+    /// then observed_at, first_seen_at, last_seen_at, last_changed_at,
+    /// versions, and the run that wrote the version.
+    pub(crate) fn push_current(&mut self, job_fields: &[u8], book: &Bookkeeping, run_id: i64) {
+        self.start_row(job_fields, 6);
         put_time(&mut self.buf, Some(book.observed_at));
         put_time(&mut self.buf, Some(book.first_seen_at));
         put_time(&mut self.buf, Some(book.last_seen_at));
         put_time(&mut self.buf, Some(book.last_changed_at));
         put_field(&mut self.buf, &book.versions.to_be_bytes());
+        put_field(&mut self.buf, &run_id.to_be_bytes());
     }
 
-    /// A `copy_job_snapshots` row: the job's fields, then valid_from,
-    /// valid_to, run_id.
+    /// A `copy_job_history` row (a superseded version): the job's fields,
+    /// then valid_from, valid_to, run_id.
     pub(crate) fn push_history(
         &mut self,
         job_fields: &[u8],
@@ -586,8 +588,8 @@ mod tests {
             .push_job(&mut fields, &key, &j, &content_hash(&j))
             .unwrap();
         let mut history = CopyPayload::new(0);
-        history.push_history(&fields, at, None, 42);
-        history.push_history(&fields, at, Some(at), 43);
+        history.push_history(&fields, at, Some(at), 42);
+        history.push_history(&fields, at, None, 43);
         assert_eq!(history.rows(), 2);
         let rows = parse(&history.finish());
         assert_eq!(rows.len(), 2);
@@ -625,15 +627,15 @@ mod tests {
             row[3 + members.len()].as_deref(),
             Some(&micros.to_be_bytes()[..])
         );
-        assert_eq!(row[3 + members.len() + 1], None);
+        assert_eq!(
+            row[3 + members.len() + 1].as_deref(),
+            Some(&micros.to_be_bytes()[..])
+        );
         assert_eq!(
             row[3 + members.len() + 2].as_deref(),
             Some(&42i64.to_be_bytes()[..])
         );
-        assert_eq!(
-            rows[1][3 + members.len() + 1].as_deref(),
-            Some(&micros.to_be_bytes()[..])
-        );
+        assert_eq!(rows[1][3 + members.len() + 1], None);
 
         let mut current = CopyPayload::new(0);
         let book = Bookkeeping {
@@ -643,12 +645,16 @@ mod tests {
             last_changed_at: at,
             versions: 3,
         };
-        current.push_current(&fields, &book);
+        current.push_current(&fields, &book, 7);
         let rows = parse(&current.finish());
-        assert_eq!(rows[0].len(), 3 + members.len() + 5);
+        assert_eq!(rows[0].len(), 3 + members.len() + 6);
+        assert_eq!(
+            rows[0][3 + members.len() + 4].as_deref(),
+            Some(&3i32.to_be_bytes()[..])
+        );
         assert_eq!(
             rows[0].last().unwrap().as_deref(),
-            Some(&3i32.to_be_bytes()[..])
+            Some(&7i64.to_be_bytes()[..])
         );
     }
 

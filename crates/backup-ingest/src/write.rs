@@ -1,6 +1,13 @@
 //! How a batch of observations is written: current rows, history and
 //! bookkeeping, in one transaction.
 //!
+//! The layout is SQL:2011 system versioning (migration 0009): a job's
+//! current version is its row in `copy_jobs`, the open interval
+//! `[last_changed_at, NULL)`; `copy_job_history` holds only superseded
+//! versions, closed. A new job is one row in one `COPY`; a change moves the
+//! old current row into the history, closed at the new observation's time,
+//! and replaces it.
+//!
 //! 1. In Rust: one observation per key (the latest).
 //! 2. `pg_advisory_xact_lock` on the batch's targets (a few hash buckets of
 //!    account and region), so that concurrent writers of the same jobs take
@@ -9,11 +16,13 @@
 //!    versions) while Rust computes the content hash of each observation; a
 //!    second query reads, for observations older than their current row only,
 //!    the history versions around the observation time (two primary-key
-//!    probes each).
+//!    probes each); the current row is the latest version of all.
 //! 4. In Rust: each observation is classified ([`Class`]) and every row to
 //!    write is computed.
-//! 5. New and changed current rows, and new history rows, go to the tables
-//!    with binary `COPY` (a changed current row is deleted and copied anew),
+//! 5. Superseded current rows move into the history (one
+//!    `INSERT ... SELECT` from `copy_jobs`); new and changed current rows,
+//!    and versions placed in the past, go to the tables with binary `COPY`
+//!    (a changed current row is deleted and copied anew),
 //!    streamed in chunks as they are encoded so that PostgreSQL works while
 //!    Rust encodes; the few interval edits and bookkeeping changes of older
 //!    observations are set-based updates over arrays. A job seen again with
@@ -67,23 +76,25 @@ struct Current {
     book: Bookkeeping,
 }
 
-/// The history versions around an older observation's time.
+/// The versions around an older observation's time, the current row
+/// included (the latest version, open).
 #[derive(Debug, Clone, Copy, Default)]
 struct Around {
     /// The version in force at that time (latest valid_from <= t).
     at: Option<(Timestamp, [u8; 16])>,
-    /// The first version after it: valid_from, open (valid_to NULL), hash.
+    /// The first version after it: valid_from, open (the current row), hash.
     next: Option<(Timestamp, bool, [u8; 16])>,
 }
 
 /// What an observation (time t, content H) is, against the stored state.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Class {
-    /// No current row: insert it and its first history row.
+    /// No current row: insert it (the history gets nothing).
     New,
     /// H is the current content: nothing to write.
     Seen,
-    /// New content observed later than the current row: a new version.
+    /// New content observed later than the current row: a new version; the
+    /// current row goes into the history.
     Changed,
     /// Older than the current row, and the version in force at t has H:
     /// nothing to do.
@@ -109,16 +120,17 @@ struct Plan {
     /// Per staged observation: its new current row, if any.
     current: Vec<Option<Bookkeeping>>,
     /// Per staged observation: its new history row (valid_from, valid_to), if any.
-    history: Vec<Option<(Timestamp, Option<Timestamp>)>>,
+    history: Vec<Option<(Timestamp, Timestamp)>>,
     /// Current rows replaced (deleted, then copied anew).
     replaced: KeyList,
+    /// Current versions copied into the history, closed at `archive_to`
+    /// (Changed, Reopen).
+    archives: KeyList,
+    archive_to: Vec<DbTime>,
     /// History rows whose valid_to becomes `times`.
     closes: KeyTimes,
     /// History rows whose valid_from moves back to `times`.
     extends: KeyTimes,
-    /// Current contents copied into history from `reopen_from` (Reopen).
-    reopens: KeyList,
-    reopen_from: Vec<DbTime>,
     /// Current rows whose bookkeeping changes.
     seen: KeyList,
     seen_book: Vec<Bookkeeping>,
@@ -394,27 +406,35 @@ async fn read_around(
     let mut times = Vec::new();
     let mut positions = Vec::new();
     for (i, s) in staged.iter().enumerate() {
-        if needs_history(s, current[i].as_ref()) {
-            keys.push(&s.key);
-            times.push(DbTime(s.obs.observed_at));
-            positions.push(i);
+        if !needs_history(s, current[i].as_ref()) {
+            continue;
+        }
+        match current[i].as_ref() {
+            // Within the current version: no history needed to place it.
+            Some(c) if s.obs.observed_at >= c.book.last_changed_at => {
+                around[i] = with_current(Around::default(), s.obs.observed_at, c);
+            }
+            _ => {
+                keys.push(&s.key);
+                times.push(DbTime(s.obs.observed_at));
+                positions.push(i);
+            }
         }
     }
     if positions.is_empty() {
         return Ok(around);
     }
     let rows = sqlx::query(
-        "SELECT k.i, at.valid_from, at.content_hash, nx.valid_from, nx.valid_to IS NULL,
-                nx.content_hash
+        "SELECT k.i, at.valid_from, at.content_hash, nx.valid_from, nx.content_hash
          FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[]) WITH ORDINALITY
               AS k(account_id, region, copy_job_id, t, i)
          LEFT JOIN LATERAL (
-             SELECT h.valid_from, h.content_hash FROM copy_job_snapshots h
+             SELECT h.valid_from, h.content_hash FROM copy_job_history h
              WHERE h.account_id = k.account_id AND h.region = k.region
                AND h.copy_job_id = k.copy_job_id AND h.valid_from <= k.t
              ORDER BY h.valid_from DESC LIMIT 1) at ON true
          LEFT JOIN LATERAL (
-             SELECT h.valid_from, h.valid_to, h.content_hash FROM copy_job_snapshots h
+             SELECT h.valid_from, h.content_hash FROM copy_job_history h
              WHERE h.account_id = k.account_id AND h.region = k.region
                AND h.copy_job_id = k.copy_job_id AND h.valid_from > k.t
              ORDER BY h.valid_from LIMIT 1) nx ON true",
@@ -435,22 +455,44 @@ async fn read_around(
         let at_from: Option<DbTime> = row.try_get(1).map_err(AttemptError::db(context))?;
         let at_hash: Option<Vec<u8>> = row.try_get(2).map_err(AttemptError::db(context))?;
         let next_from: Option<DbTime> = row.try_get(3).map_err(AttemptError::db(context))?;
-        let next_open: Option<bool> = row.try_get(4).map_err(AttemptError::db(context))?;
-        let next_hash: Option<Vec<u8>> = row.try_get(5).map_err(AttemptError::db(context))?;
-        around[position] = Around {
+        let next_hash: Option<Vec<u8>> = row.try_get(4).map_err(AttemptError::db(context))?;
+        let history = Around {
             at: match (at_from, at_hash) {
                 (Some(from), Some(hash)) => Some((from.0, to_hash(&hash, context)?)),
                 _ => None,
             },
             next: match (next_from, next_hash) {
-                (Some(from), Some(hash)) => {
-                    Some((from.0, next_open.unwrap_or(false), to_hash(&hash, context)?))
-                }
+                (Some(from), Some(hash)) => Some((from.0, false, to_hash(&hash, context)?)),
                 _ => None,
             },
         };
+        let Some(c) = current[position].as_ref() else {
+            continue;
+        };
+        around[position] = with_current(history, staged[position].obs.observed_at, c);
     }
     Ok(around)
+}
+
+/// The versions around time `t` from the history's, with the current row as
+/// the latest version, open from its `last_changed_at` (every history
+/// version starts before it).
+fn with_current(history: Around, t: Timestamp, c: &Current) -> Around {
+    let current = (c.book.last_changed_at, c.hash);
+    if t >= c.book.last_changed_at {
+        Around {
+            at: Some(current),
+            next: None,
+        }
+    } else {
+        Around {
+            at: history.at,
+            next: history
+                .next
+                .filter(|(from, _, _)| *from < c.book.last_changed_at)
+                .or(Some((current.0, true, current.1))),
+        }
+    }
 }
 
 /// Classifies an observation at `t` with content `hash`.
@@ -502,12 +544,12 @@ fn make_plan(staged: &[Staged<'_>], current: &[Option<Current>], around: &[Aroun
                     last_changed_at: t,
                     versions: 1,
                 });
-                write_history = Some((t, None));
             }
             (Class::Changed, Some(c)) => {
                 plan.outcome.changed += 1;
                 plan.replaced.push(&s.key);
-                plan.closes.push(&s.key, c.book.last_changed_at, t);
+                plan.archives.push(&s.key);
+                plan.archive_to.push(DbTime(t));
                 write_current = Some(Bookkeeping {
                     observed_at: t,
                     first_seen_at: c.book.first_seen_at.min(t),
@@ -515,7 +557,6 @@ fn make_plan(staged: &[Staged<'_>], current: &[Option<Current>], around: &[Aroun
                     last_changed_at: t,
                     versions: c.book.versions + 1,
                 });
-                write_history = Some((t, None));
             }
             (Class::Seen, Some(_)) => {
                 // The content is the current row's: nothing is written. A
@@ -539,7 +580,11 @@ fn make_plan(staged: &[Staged<'_>], current: &[Option<Current>], around: &[Aroun
                 if let Some((at_from, _)) = around[i].at {
                     plan.closes.push(&s.key, at_from, t);
                 }
-                plan.extends.push(&s.key, next_from, t);
+                // An open next version is the current row: its start is
+                // its last_changed_at, set below.
+                if !next_open {
+                    plan.extends.push(&s.key, next_from, t);
+                }
                 plan.seen.push(&s.key);
                 plan.seen_book.push(Bookkeeping {
                     first_seen_at: c.book.first_seen_at.min(t),
@@ -555,7 +600,7 @@ fn make_plan(staged: &[Staged<'_>], current: &[Option<Current>], around: &[Aroun
                 if let Some((at_from, _)) = around[i].at {
                     plan.closes.push(&s.key, at_from, t);
                 }
-                write_history = Some((t, Some(next_from)));
+                write_history = Some((t, next_from));
                 plan.seen.push(&s.key);
                 plan.seen_book.push(Bookkeeping {
                     first_seen_at: c.book.first_seen_at.min(t),
@@ -564,19 +609,13 @@ fn make_plan(staged: &[Staged<'_>], current: &[Option<Current>], around: &[Aroun
                 });
             }
             (Class::Reopen, Some(c)) => {
-                let Some((at_from, _)) = around[i].at else {
-                    // Older than the current row yet no history at all.
-                    plan.outcome.rejected.push((
-                        s.key.copy_job_id.clone(),
-                        "the job's history is missing; it cannot be placed in it".to_owned(),
-                    ));
-                    continue;
-                };
+                // The current version, [last_changed_at, t), goes into the
+                // history; [t, observed_at) is this observation's content;
+                // the current row stays, from observed_at.
                 plan.outcome.stale += 1;
-                plan.closes.push(&s.key, at_from, t);
-                write_history = Some((t, Some(c.book.observed_at)));
-                plan.reopens.push(&s.key);
-                plan.reopen_from.push(DbTime(c.book.observed_at));
+                plan.archives.push(&s.key);
+                plan.archive_to.push(DbTime(t));
+                write_history = Some((t, c.book.observed_at));
                 plan.seen.push(&s.key);
                 plan.seen_book.push(Bookkeeping {
                     last_changed_at: c.book.observed_at,
@@ -604,6 +643,24 @@ async fn apply_plan(
     plan: Plan,
     encoder: &mut RowEncoder,
 ) -> Result<BatchOutcome, AttemptError> {
+    // Before anything changes a current row: its version, closed, into the
+    // history.
+    if plan.archives.len() > 0 {
+        let done = sqlx::query(&ARCHIVE)
+            .bind(&plan.archives.accounts)
+            .bind(&plan.archives.regions)
+            .bind(&plan.archives.ids)
+            .bind(&plan.archive_to)
+            .execute(&mut *conn)
+            .await
+            .map_err(AttemptError::db("moving superseded versions into history"))?
+            .rows_affected();
+        check_count(
+            "moving superseded versions into history",
+            done,
+            plan.archives.len(),
+        )?;
+    }
     if plan.closes.keys.len() > 0 {
         let done = update_times(
             conn,
@@ -623,19 +680,6 @@ async fn apply_plan(
         )
         .await?;
         check_count("extending history intervals", done, plan.extends.keys.len())?;
-    }
-    if plan.reopens.len() > 0 {
-        let done = sqlx::query(&REOPEN)
-            .bind(run_id)
-            .bind(&plan.reopens.accounts)
-            .bind(&plan.reopens.regions)
-            .bind(&plan.reopens.ids)
-            .bind(&plan.reopen_from)
-            .execute(&mut *conn)
-            .await
-            .map_err(AttemptError::db("reopening current versions"))?
-            .rows_affected();
-        check_count("reopening current versions", done, plan.reopens.len())?;
     }
     if plan.replaced.len() > 0 {
         let done = sqlx::query(
@@ -666,7 +710,7 @@ async fn apply_plan(
         for (i, book) in plan.current.iter().enumerate() {
             let Some(book) = book else { continue };
             match fields.get(i, &staged[i], encoder) {
-                Ok(row) => payload.push_current(row, book),
+                Ok(row) => payload.push_current(row, book, run_id),
                 Err(e) => {
                     result = Err(e);
                     break;
@@ -693,7 +737,7 @@ async fn apply_plan(
         for (i, interval) in plan.history.iter().enumerate() {
             let Some((from, to)) = interval else { continue };
             match fields.get(i, &staged[i], encoder) {
-                Ok(row) => payload.push_history(row, *from, *to, run_id),
+                Ok(row) => payload.push_history(row, *from, Some(*to), run_id),
                 Err(e) => {
                     result = Err(e);
                     break;
@@ -894,32 +938,34 @@ static COPY_CURRENT: LazyLock<String> = LazyLock::new(copy_current_statement);
 static COPY_HISTORY: LazyLock<String> = LazyLock::new(copy_history_statement);
 
 /// Ends history intervals: (key, valid_from) gets valid_to.
-const CLOSE_INTERVALS: &str = "UPDATE copy_job_snapshots h SET valid_to = v.t
+const CLOSE_INTERVALS: &str = "UPDATE copy_job_history h SET valid_to = v.t
     FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[], $5::timestamptz[])
          AS v(account_id, region, copy_job_id, valid_from, t)
     WHERE h.account_id = v.account_id AND h.region = v.region
       AND h.copy_job_id = v.copy_job_id AND h.valid_from = v.valid_from";
 
 /// Moves versions' starts back: (key, valid_from) starts at t instead.
-const EXTEND_INTERVALS: &str = "UPDATE copy_job_snapshots h SET valid_from = v.t
+const EXTEND_INTERVALS: &str = "UPDATE copy_job_history h SET valid_from = v.t
     FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[], $5::timestamptz[])
          AS v(account_id, region, copy_job_id, valid_from, t)
     WHERE h.account_id = v.account_id AND h.region = v.region
       AND h.copy_job_id = v.copy_job_id AND h.valid_from = v.valid_from";
 
-/// Copies current contents into history as open versions from a given time.
-static REOPEN: LazyLock<String> = LazyLock::new(|| {
+/// Copies current versions into the history, closed at a given time: each
+/// keeps its start (last_changed_at), its writer and its gone_at.
+static ARCHIVE: LazyLock<String> = LazyLock::new(|| {
     let members = MEMBER_COLUMNS
         .split(',')
         .map(|c| format!("c.{}", c.trim()))
         .collect::<Vec<_>>()
         .join(", ");
     format!(
-        "INSERT INTO copy_job_snapshots (account_id, region, copy_job_id, valid_from, valid_to,
-            run_id, {MEMBER_COLUMNS})
-        SELECT c.account_id, c.region, c.copy_job_id, v.valid_from, NULL, $1, {members}
-        FROM unnest($2::text[], $3::text[], $4::text[], $5::timestamptz[])
-             AS v(account_id, region, copy_job_id, valid_from)
+        "INSERT INTO copy_job_history (account_id, region, copy_job_id, valid_from, valid_to,
+            run_id, {MEMBER_COLUMNS}, gone_at)
+        SELECT c.account_id, c.region, c.copy_job_id, c.last_changed_at, v.valid_to, c.run_id,
+            {members}, c.gone_at
+        FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[])
+             AS v(account_id, region, copy_job_id, valid_to)
         JOIN copy_jobs c
           ON c.account_id = v.account_id AND c.region = v.region AND c.copy_job_id = v.copy_job_id"
     )
@@ -944,6 +990,41 @@ mod tests {
                 versions: 2,
             },
         }
+    }
+
+    #[test]
+    fn the_current_row_is_the_latest_version() {
+        let c = current(1, "2026-01-01T10:00:00Z", "2026-01-01T08:00:00Z");
+        let history = Around {
+            at: Some((t("2026-01-01T05:00:00Z"), [3; 16])),
+            next: None,
+        };
+        // Before the current version: the history's version, then the current.
+        let before = with_current(history, t("2026-01-01T07:00:00Z"), &c);
+        assert_eq!(before.at, history.at);
+        assert_eq!(
+            before.next,
+            Some((t("2026-01-01T08:00:00Z"), true, [1; 16]))
+        );
+        // A closed version between stays the next one.
+        let between = Around {
+            next: Some((t("2026-01-01T07:30:00Z"), false, [4; 16])),
+            ..history
+        };
+        let placed = with_current(between, t("2026-01-01T07:00:00Z"), &c);
+        assert_eq!(placed.next, between.next);
+        // Within the current version: it is the one in force, nothing after.
+        let within = with_current(history, t("2026-01-01T09:00:00Z"), &c);
+        assert_eq!(within.at, Some((t("2026-01-01T08:00:00Z"), [1; 16])));
+        assert_eq!(within.next, None);
+        assert_eq!(
+            classify(t("2026-01-01T09:00:00Z"), [2; 16], Some(&c), &within),
+            Class::Reopen
+        );
+        assert_eq!(
+            classify(t("2026-01-01T07:00:00Z"), [1; 16], Some(&c), &before),
+            Class::Extend
+        );
     }
 
     #[test]

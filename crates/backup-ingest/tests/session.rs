@@ -39,6 +39,7 @@ async fn migrations_apply_from_empty_and_then_do_nothing() {
     .await
     .unwrap();
     for want in [
+        "copy_job_history",
         "copy_job_snapshots",
         "copy_job_snapshots_json",
         "copy_jobs",

@@ -611,10 +611,12 @@ async fn the_version_in_force_at_an_instant() {
     .unwrap();
     tx.rollback().await.unwrap();
     let plan = plan.join("\n");
+    // Both tables of the view: the history's partitions and copy_jobs.
     assert!(
-        plan.contains("Index Scan using copy_job_snapshots_") && plan.contains("_pkey"),
+        plan.contains("Index Scan using copy_job_history_") && plan.contains("_pkey"),
         "{plan}"
     );
+    assert!(plan.contains("using copy_jobs_pkey"), "{plan}");
     assert!(!plan.contains("Seq Scan"), "{plan}");
 }
 
