@@ -331,6 +331,11 @@ fn ways<'a>(
     runtime: &'a tokio::runtime::Runtime,
     client: &'a Client,
 ) -> Vec<Way<'a>> {
+    let jobs_f = serde_json::from_slice::<ListCopyJobsOutput>(page)
+        .unwrap()
+        .copy_jobs
+        .unwrap_or_default();
+    let jobs_g = jobs_f.clone();
     vec![
         Way {
             id: "a_model",
@@ -369,6 +374,35 @@ fn ways<'a>(
             label: "(e) aws-sdk-backup through the client",
             decode: Box::new(move || {
                 black_box(runtime.block_on(client.list_copy_jobs().send()).unwrap());
+            }),
+        },
+        // Not decoding: the content form of the page's jobs (what ingest
+        // hashes), written from the fields, and through the canonical
+        // encoding and the text parser (how it was written before).
+        Way {
+            id: "f_content_form",
+            label: "(f) content form, from the fields",
+            decode: Box::new(move || {
+                let mut out = Vec::with_capacity(4096);
+                for job in &jobs_f {
+                    out.clear();
+                    job.write_content_form(&mut out);
+                    black_box(&out);
+                }
+            }),
+        },
+        Way {
+            id: "g_content_form_text",
+            label: "(g) content form, from the encoded text",
+            decode: Box::new(move || {
+                let (mut json, mut out) = (Vec::with_capacity(4096), Vec::with_capacity(4096));
+                for job in &jobs_g {
+                    json.clear();
+                    out.clear();
+                    job.write_json(&mut json);
+                    backup_model::write_content_form(&json, &mut out).unwrap();
+                    black_box(&out);
+                }
             }),
         },
     ]
@@ -519,6 +553,12 @@ fn summary(ways: &mut [Way<'_>], page_len: usize) {
         "(e) / (a) = {:.2}  ({} the target: at least 2)",
         e / a,
         verdict(e / a >= 2.0)
+    );
+    let (f, g) = (times[5], times[6]);
+    println!(
+        "content form: (g) / (f) = {:.2}  (written from the fields, {:.0} % of the time through the text)",
+        g / f,
+        100.0 * f / g
     );
 }
 
