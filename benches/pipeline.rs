@@ -457,7 +457,6 @@ async fn ingest_organization(
         "every job was read"
     );
     emu.shutdown().await;
-    watcher.close().await;
     pg.run_sql("postgres", &format!("DROP DATABASE {db}")).ok();
     row
 }

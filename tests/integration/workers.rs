@@ -129,3 +129,153 @@ async fn forty_targets_at_once_fit_in_a_server_of_twenty_connections() {
     );
     assert_no_duplicate_history(&pool).await;
 }
+
+/// A target another run holds is waited for, up to `--lock-timeout`, while
+/// the other targets go on: it fails when the holder keeps it, and is read
+/// when the holder lets go in time. The waits take no session of their own.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_target_held_by_another_run_is_waited_for_up_to_the_lock_timeout() {
+    let url = database();
+    migrate(&url).await;
+    let emu = emulator(40, &REGIONS, Faults::default()).await;
+    let pool = connect(&url).await;
+    // Another run holds eu-west-1 on a session of its own.
+    let mut holder = pool.acquire().await.unwrap();
+    let key = backup_ingest::target_lock_key(ACCOUNT, "eu-west-1");
+    sqlx::query("SELECT pg_advisory_lock($1)")
+        .bind(key)
+        .execute(&mut *holder)
+        .await
+        .unwrap();
+    let out = run(ingest_cmd(&url, &emu, &REGIONS).args(["--lock-timeout", "1s"])).await;
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("another run holds the ingest lock") && err.contains("eu-west-1"),
+        "{err}"
+    );
+    for region in REGIONS.iter().filter(|r| **r != "eu-west-1") {
+        assert_exact(&pool, &emu, region).await;
+    }
+    assert!(stored_jobs(&pool, "eu-west-1").await.is_empty());
+
+    // Held again, and let go while the next run waits for it.
+    let mut child = ingest_cmd(&url, &emu, &REGIONS)
+        .args(["--lock-timeout", "2m"])
+        .spawn()
+        .unwrap();
+    // The other targets' runs end while eu-west-1 waits.
+    let others =
+        "SELECT count(*) FROM ingest_runs WHERE region <> 'eu-west-1' AND status = 'succeeded'";
+    while count(&pool, others).await < 6 {
+        assert!(child.try_wait().unwrap().is_none(), "the run ended early");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    sqlx::query("SELECT pg_advisory_unlock($1)")
+        .bind(key)
+        .execute(&mut *holder)
+        .await
+        .unwrap();
+    let status = tokio::time::timeout(Duration::from_secs(120), child.wait())
+        .await
+        .expect("the run ends")
+        .unwrap();
+    assert!(status.success());
+    for region in REGIONS {
+        assert_exact(&pool, &emu, region).await;
+    }
+}
+
+/// The one session holding every target's lock is ended while the targets
+/// are read: every target it guarded stops, none moves its checkpoint, and
+/// the next run reads them all exactly.
+#[tokio::test(flavor = "multi_thread")]
+async fn losing_the_lock_session_stops_every_target_it_guards() {
+    let url = database();
+    migrate(&url).await;
+    let regions = ["us-east-1", "eu-west-1"];
+    let emu = emulator(
+        3000,
+        &regions,
+        Faults {
+            latency: Duration::from_millis(30),
+            ..Faults::default()
+        },
+    )
+    .await;
+    let pool = connect(&url).await;
+    let child = ingest_cmd(&url, &emu, &regions)
+        .args(["--max-results", "100", "--batch-size", "100"])
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let counts: Vec<i64> = sqlx::query_scalar(
+            "SELECT count(c.*) FROM unnest($1::text[]) r(region) \
+             LEFT JOIN copy_jobs c USING (region) GROUP BY r.region",
+        )
+        .bind(regions.map(String::from).to_vec())
+        .fetch_all(&pool)
+        .await
+        .unwrap();
+        if counts.iter().all(|&n| n >= 200) {
+            assert!(counts.iter().all(|&n| n < 3000), "{counts:?}");
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "the run never committed");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // An operator (or a failover) ends the session that holds the locks.
+    let keys: Vec<i64> = regions
+        .iter()
+        .map(|r| backup_ingest::target_lock_key(ACCOUNT, r))
+        .collect();
+    let sessions: Vec<i32> = sqlx::query_scalar(
+        "SELECT DISTINCT pid FROM pg_locks WHERE locktype = 'advisory' AND granted \
+         AND database = (SELECT oid FROM pg_database WHERE datname = current_database()) \
+         AND ((classid::bigint << 32) | objid::bigint) = ANY($1)",
+    )
+    .bind(&keys)
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    assert_eq!(sessions.len(), 1, "one session holds both targets' locks");
+    sqlx::query("SELECT pg_terminate_backend($1)")
+        .bind(sessions[0])
+        .execute(&pool)
+        .await
+        .unwrap();
+    let out = tokio::time::timeout(Duration::from_secs(120), child.wait_with_output())
+        .await
+        .expect("the run ends")
+        .unwrap();
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    for region in regions {
+        assert!(
+            err.lines()
+                .any(|l| l.contains("lost the ingest lock") && l.contains(region)),
+            "{region}: {err}"
+        );
+    }
+    assert_eq!(
+        count(&pool, "SELECT count(*) FROM ingest_checkpoints").await,
+        0,
+        "no checkpoint from a run that lost its lock"
+    );
+    assert_eq!(
+        count(
+            &pool,
+            "SELECT count(*) FROM ingest_runs WHERE status = 'failed' AND error LIKE '%ingest lock%'"
+        )
+        .await,
+        2
+    );
+    let out = run(&mut ingest_cmd(&url, &emu, &regions)).await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    for region in regions {
+        assert_exact(&pool, &emu, region).await;
+    }
+    assert_no_duplicate_history(&pool).await;
+}
