@@ -223,7 +223,10 @@ async fn losing_the_lock_session_stops_every_target_it_guards() {
             assert!(counts.iter().all(|&n| n < 3000), "{counts:?}");
             break;
         }
-        assert!(std::time::Instant::now() < deadline, "the run never committed");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the run never committed"
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     // An operator (or a failover) ends the session that holds the locks.
