@@ -559,12 +559,16 @@ struct OrgRun {
     assume_role_calls: u64,
     jobs_seen: u64,
     failed: u64,
+    /// The most database sessions the run had open at once (sampled).
+    sessions: i64,
 }
 
 /// An organization at AWS's latency: `accounts` x `regions` targets of
 /// `jobs` jobs each, every call (Backup and STS) answered after 150 ms, read through a
-/// role per account with the default settings; a first run into a fresh
-/// database, then an incremental one an hour later.
+/// role per account with the default settings (`BENCH_ORG_ARGS` adds flags,
+/// e.g. `--concurrency 1024`); a first run into a fresh database, then an
+/// incremental one an hour later. The database sessions of the run are
+/// counted every 20 ms (`pg_stat_activity`).
 async fn bench_org(pg: &TempPostgres, accounts: usize, regions: usize, jobs: usize) -> [OrgRun; 2] {
     let account_ids: Vec<String> = (0..accounts)
         .map(|i| format!("{:012}", 300_000_000_000u64 + i as u64))
@@ -617,6 +621,14 @@ async fn bench_org(pg: &TempPostgres, accounts: usize, regions: usize, jobs: usi
         "arn:aws:iam::{account}:role/BackupAudit".to_owned(),
     ];
     args.extend(region_args(&region_names));
+    if let Ok(extra) = std::env::var("BENCH_ORG_ARGS") {
+        args.extend(extra.split_whitespace().map(str::to_owned));
+    }
+    let watcher = sqlx::postgres::PgPoolOptions::new()
+        .max_connections(1)
+        .connect(&url)
+        .await
+        .expect("connect to count sessions");
     // STS too (`--endpoint-url` is for AWS Backup only).
     let env = [
         ("DATABASE_URL", url),
@@ -628,7 +640,30 @@ async fn bench_org(pg: &TempPostgres, accounts: usize, regions: usize, jobs: usi
             emu.advance_clock(Duration::from_secs(3600));
         }
         let before = emu.stats();
+        let most_seen = std::sync::Arc::new(std::sync::atomic::AtomicI64::new(0));
+        let sampler = {
+            let watcher = watcher.clone();
+            let most_seen = most_seen.clone();
+            tokio::spawn(async move {
+                let mut most = 0i64;
+                loop {
+                    let now: i64 = sqlx::query_scalar(
+                        "SELECT count(*) FROM pg_stat_activity \
+                         WHERE datname = current_database() AND application_name = 'backup-audit'",
+                    )
+                    .fetch_one(&watcher)
+                    .await
+                    .unwrap_or(0);
+                    most = most.max(now);
+                    most_seen.store(most, std::sync::atomic::Ordering::Relaxed);
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
+            })
+        };
         let m = measure(&args, &env).await;
+        sampler.abort();
+        let _ = sampler.await;
+        let sessions = most_seen.load(std::sync::atomic::Ordering::Relaxed);
         let after = emu.stats();
         runs.push(OrgRun {
             seconds: m.seconds,
@@ -637,9 +672,11 @@ async fn bench_org(pg: &TempPostgres, accounts: usize, regions: usize, jobs: usi
             assume_role_calls: after.assume_role_calls - before.assume_role_calls,
             jobs_seen: summary_field(&m.stderr, "jobs_seen"),
             failed: summary_field_len(&m.stderr, "failed"),
+            sessions,
         });
     }
     emu.shutdown().await;
+    watcher.close().await;
     pg.run_sql("postgres", &format!("DROP DATABASE {db}")).ok();
     let [first, incremental]: [OrgRun; 2] = runs.try_into().ok().expect("two runs");
     [first, incremental]
@@ -659,7 +696,7 @@ fn print_org(accounts: usize, regions: usize, runs: &[OrgRun; 2]) {
     let targets = (accounts * regions) as f64;
     for (name, run) in ["first", "incremental"].iter().zip(runs) {
         println!(
-            "org       {accounts} accounts x {regions} regions ({targets} targets), 150 ms a call, {name:<11}: {:>6.2} s  {:>5} jobs  {:>5} ListCopyJobs ({:.2} per target)  {:>4} AssumeRole  {} failed  peak RSS {:>6.1} MB",
+            "org       {accounts} accounts x {regions} regions ({targets} targets), 150 ms a call, {name:<11}: {:>6.2} s  {:>5} jobs  {:>5} ListCopyJobs ({:.2} per target)  {:>4} AssumeRole  {} failed  peak RSS {:>6.1} MB  {:>3} DB sessions",
             run.seconds,
             run.jobs_seen,
             run.list_calls,
@@ -667,6 +704,7 @@ fn print_org(accounts: usize, regions: usize, runs: &[OrgRun; 2]) {
             run.assume_role_calls,
             run.failed,
             run.peak_rss_mb,
+            run.sessions,
         );
     }
 }

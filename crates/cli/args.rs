@@ -70,10 +70,10 @@ pub struct AwsArgs {
     pub session_name: String,
 
     /// How many targets (or DescribeCopyJob calls) run at once. The work
-    /// mostly waits on AWS, so many run at once; each running target of
-    /// `ingest` holds one database session. Memory does not grow with it
-    /// (see `ingest --max-jobs-in-memory`).
-    #[arg(long, default_value_t = 32, value_parser = clap::value_parser!(u16).range(1..=256))]
+    /// mostly waits on AWS, so many run at once. Neither database sessions
+    /// (see --db-connections) nor memory (see `ingest --max-jobs-in-memory`)
+    /// grow with it.
+    #[arg(long, default_value_t = 128, value_parser = clap::value_parser!(u16).range(1..=1024))]
     pub concurrency: u16,
 
     /// Attempts per AWS call, the first included (throttling and 5xx are retried
@@ -366,6 +366,17 @@ pub struct SessionArgs {
     /// (idle_in_transaction_session_timeout).
     #[arg(long, value_parser = parse_duration, default_value = "10m", value_name = "DURATION")]
     pub db_idle_in_transaction_timeout: Duration,
+
+    /// The most database connections of the pool, whatever --concurrency:
+    /// writes and run bookkeeping take turns on them. `ingest` opens one
+    /// more session, which holds the ingest locks of all its targets.
+    #[arg(
+        long,
+        value_name = "N",
+        default_value_t = backup_ingest::ConnectOptions::DEFAULT_CONNECTIONS,
+        value_parser = clap::value_parser!(u32).range(1..=1000)
+    )]
+    pub db_connections: u32,
 }
 
 impl SessionArgs {
@@ -375,6 +386,7 @@ impl SessionArgs {
             lock_timeout: self.db_lock_timeout,
             statement_timeout: self.db_statement_timeout,
             idle_in_transaction_timeout: self.db_idle_in_transaction_timeout,
+            max_connections: self.db_connections,
             ..backup_ingest::ConnectOptions::default()
         }
     }
@@ -419,6 +431,7 @@ mod tests {
                     db_lock_timeout: Duration::from_secs(1),
                     db_statement_timeout: Duration::from_secs(1),
                     db_idle_in_transaction_timeout: Duration::from_secs(1),
+                    db_connections: 4,
                 },
             };
             let debug = format!("{db:?}");

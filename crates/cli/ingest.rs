@@ -95,17 +95,9 @@ pub struct IngestArgs {
 }
 
 /// Connects, naming the server but never the password, with the session
-/// limits of the flags and a pool of the default size.
+/// limits and the pool size (`--db-connections`) of the flags.
 pub async fn connect(db: &DbArgs) -> anyhow::Result<Store> {
-    connect_with(db, db.session.connect_options()).await
-}
-
-/// Connects with these options.
-pub async fn connect_with(
-    db: &DbArgs,
-    options: backup_ingest::ConnectOptions,
-) -> anyhow::Result<Store> {
-    Store::connect(&db.database_url, options)
+    Store::connect(&db.database_url, db.session.connect_options())
         .await
         .with_context(|| {
             format!(
@@ -167,13 +159,9 @@ impl ProgressSink for Bars {
 }
 
 pub async fn ingest(args: &IngestArgs, progress: &Progress) -> anyhow::Result<Outcome> {
-    // A connection for each target written at once, so none waits for one.
-    let options = args
-        .db
-        .session
-        .connect_options()
-        .for_concurrency(usize::from(args.aws.concurrency));
-    let store = connect_with(&args.db, options).await?;
+    // A few sessions for every target in flight (--db-connections), and
+    // one for their locks.
+    let store = connect(&args.db).await?;
     let pending = store
         .pending_migrations()
         .await

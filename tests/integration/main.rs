@@ -14,3 +14,4 @@ mod security;
 mod support;
 mod terminal;
 mod verify;
+mod workers;

@@ -5,7 +5,9 @@
 //! `covered_through` of a target is the instant through which every copy job
 //! of the target is known: the service time at the start of the last run
 //! whose listings all completed, minus that run's overlap. It only moves
-//! forward, and only [`crate::ingest::ingest_target`] moves it.
+//! forward, and only [`crate::ingest::ingest_target`] moves it, with the
+//! run's end and the checkpoint in one statement (`Store::end_target_run`);
+//! the ledger row is made with the run's start (`Store::begin_target_run`).
 
 use backup_model::Timestamp;
 
@@ -28,96 +30,6 @@ pub(crate) struct OpenJob {
 pub(crate) const FINAL_STATES_SQL: &str = "('COMPLETED', 'FAILED', 'PARTIAL')";
 
 impl Store {
-    /// Makes sure the target has a ledger row (with no coverage yet).
-    pub(crate) async fn open_coverage(
-        &self,
-        account: &str,
-        region: &str,
-    ) -> Result<(), StoreError> {
-        sqlx::query(
-            "INSERT INTO target_coverage (account_id, region) VALUES ($1, $2) \
-             ON CONFLICT (account_id, region) DO NOTHING",
-        )
-        .bind(account)
-        .bind(region)
-        .execute(self.pool())
-        .await
-        .map_err(StoreError::db(
-            "recording the target in the coverage ledger",
-        ))?;
-        Ok(())
-    }
-
-    /// Records that run `run_id` listed the target completely from `listed_from`
-    /// (`None`: everything) and that every job is known through
-    /// `covered_through`; marks the gaps that window contains as filled.
-    pub(crate) async fn record_coverage(
-        &self,
-        account: &str,
-        region: &str,
-        covered_through: Timestamp,
-        listed_from: Option<Timestamp>,
-        run_id: i64,
-    ) -> Result<(), StoreError> {
-        let context = "recording the coverage of a run";
-        let mut tx = self.pool().begin().await.map_err(StoreError::db(context))?;
-        sqlx::query(
-            "INSERT INTO target_coverage (account_id, region, covered_through, covered_by_run, updated_at) \
-             VALUES ($1, $2, $3, $4, now()) \
-             ON CONFLICT (account_id, region) DO UPDATE \
-             SET covered_through = EXCLUDED.covered_through, covered_by_run = EXCLUDED.covered_by_run, \
-                 updated_at = now() \
-             WHERE target_coverage.covered_through IS NULL \
-                OR target_coverage.covered_through <= EXCLUDED.covered_through",
-        )
-        .bind(account)
-        .bind(region)
-        .bind(DbTime(covered_through))
-        .bind(run_id)
-        .execute(&mut *tx)
-        .await
-        .map_err(StoreError::db(context))?;
-        sqlx::query(
-            "UPDATE coverage_gaps SET filled_by_run = $3, filled_at = now() \
-             WHERE account_id = $1 AND region = $2 AND filled_at IS NULL \
-               AND ($4::timestamptz IS NULL OR (gap_from IS NOT NULL AND gap_from >= $4))",
-        )
-        .bind(account)
-        .bind(region)
-        .bind(run_id)
-        .bind(listed_from.map(DbTime))
-        .execute(&mut *tx)
-        .await
-        .map_err(StoreError::db(context))?;
-        tx.commit().await.map_err(StoreError::db(context))?;
-        Ok(())
-    }
-
-    /// Records that run `run_id` did not list `[gap_from, gap_to)` (`gap_from`
-    /// `None`: everything before `gap_to`).
-    pub(crate) async fn record_gap(
-        &self,
-        account: &str,
-        region: &str,
-        gap_from: Option<Timestamp>,
-        gap_to: Timestamp,
-        run_id: i64,
-    ) -> Result<(), StoreError> {
-        sqlx::query(
-            "INSERT INTO coverage_gaps (account_id, region, gap_from, gap_to, run_id) \
-             VALUES ($1, $2, $3, $4, $5)",
-        )
-        .bind(account)
-        .bind(region)
-        .bind(gap_from.map(DbTime))
-        .bind(DbTime(gap_to))
-        .bind(run_id)
-        .execute(self.pool())
-        .await
-        .map_err(StoreError::db("recording a coverage gap"))?;
-        Ok(())
-    }
-
     /// The jobs of a target the database holds open (any state but a final
     /// one the model knows) and not gone.
     pub(crate) async fn open_jobs(

@@ -34,7 +34,8 @@ use serde::Serialize;
 use tokio::sync::{mpsc, OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinSet;
 
-use crate::{BatchOutcome, NewRun, Observation, RunMode, RunOutcome, RunStatus, Store, StoreError};
+use crate::runs::RunEnd;
+use crate::{BatchOutcome, Observation, RunMode, RunOutcome, RunStatus, Store, StoreError};
 
 /// How an ingest run behaves.
 #[derive(Debug, Clone)]
@@ -47,8 +48,9 @@ pub struct IngestOptions {
     pub batch_size: usize,
     /// How long to wait for another run of the same target to finish.
     pub lock_timeout: Duration,
-    /// Targets processed at once. Each holds a database session (its lock)
-    /// while it runs; memory is bounded by `memory`, not by this.
+    /// Targets processed at once. A target in flight costs no database
+    /// session of its own (the locks share one, the writes a small pool) and
+    /// memory is bounded by `memory`, not by this.
     pub concurrency: usize,
     /// ListCopyJobs page size (1 to 1000).
     pub max_results: i32,
@@ -60,7 +62,7 @@ pub struct IngestOptions {
 
 /// The default number of targets processed at once: the work of a target
 /// is mostly waiting on AWS (about 150 ms a call), so many run at once.
-pub const DEFAULT_CONCURRENCY: usize = 32;
+pub const DEFAULT_CONCURRENCY: usize = 128;
 
 impl Default for IngestOptions {
     fn default() -> Self {
@@ -319,26 +321,25 @@ pub async fn ingest_target(
         let mut lock = store
             .lock_target(&account, &region, options.lock_timeout)
             .await?;
-        let checkpoint = store.checkpoint(&account, &region).await?;
         let overlap_ms = i64::try_from(options.overlap.as_millis()).unwrap_or(i64::MAX / 4);
+        let started_at = Timestamp::now();
+        // One statement: the checkpoint, the run row, the ledger row.
+        let (run_id, checkpoint) = store
+            .begin_target_run(
+                &options.run_group,
+                &account,
+                &region,
+                options.since,
+                overlap_ms,
+                started_at,
+            )
+            .await?;
         let window = Window::choose(options.since, checkpoint, overlap_ms);
         mode = if window.since.is_some() {
             RunMode::Incremental
         } else {
             RunMode::Full
         };
-        let started_at = Timestamp::now();
-        let run_id = store
-            .start_run(&NewRun {
-                run_group: options.run_group.clone(),
-                account_id: account.clone(),
-                region: region.clone(),
-                mode,
-                since: window.since,
-                started_at,
-            })
-            .await?;
-        store.open_coverage(&account, &region).await?;
         // Stopped as soon as the lock's session is found gone (see `guard`).
         let listed = lock
             .guard(run_listings(
@@ -404,31 +405,20 @@ pub async fn ingest_target(
         // in ingest_runs, which is what it was.
         let database_gone = matches!(&listed, Err(TargetError::Store(e)) if e.is_connection_problem())
             || matches!(&reconciled, Some(Err(TargetError::Store(e))) if e.is_connection_problem());
-        let recorded = if database_gone {
-            Ok(())
-        } else {
-            store.finish_run(run_id, &run_outcome).await
-        };
-        let listed = listed?;
-        // Every listing completed: the listed window is known.
-        match (window.complete, listed.first_observed) {
-            (true, Some(listed_through)) => {
-                store
-                    .set_checkpoint(&account, &region, listed_through, run_id)
-                    .await?;
-                store
-                    .record_coverage(
-                        &account,
-                        &region,
-                        listed_through.add_millis(-overlap_ms),
-                        window.since,
-                        run_id,
-                    )
-                    .await?;
-            }
-            (true, None) => {}
-            (false, _) => {
-                if let Some(gap_to) = window.since {
+        // Every listing completed: the listed window is known, and the
+        // checkpoint and the ledger move with the run's end, or not at all.
+        let end = match (&listed, window.complete) {
+            (Err(_), _) => RunEnd::Recorded,
+            (Ok(listed), true) => match listed.first_observed {
+                Some(listed_through) => RunEnd::Covered {
+                    listed_through,
+                    covered_through: listed_through.add_millis(-overlap_ms),
+                    listed_from: window.since,
+                },
+                None => RunEnd::Recorded,
+            },
+            (Ok(_), false) => match window.since {
+                Some(gap_to) => {
                     tracing::warn!(
                         target = %name,
                         gap_from = ?window.resume.map(|t| t.to_string()),
@@ -436,16 +426,28 @@ pub async fn ingest_target(
                         "--since is later than the time this target is listed through: \
                          the checkpoint stays and the next run lists the gap"
                     );
-                    store
-                        .record_gap(&account, &region, window.resume, gap_to, run_id)
-                        .await?;
+                    RunEnd::Gap {
+                        from: window.resume,
+                        to: gap_to,
+                    }
                 }
-            }
-        }
+                None => RunEnd::Recorded,
+            },
+        };
+        let recorded = if database_gone {
+            Ok(())
+        } else {
+            store.end_target_run(run_id, &run_outcome, &end).await
+        };
+        // The lock is released once the run's end is recorded; dropping it
+        // on an error path releases it too.
+        let released = lock.release().await;
+        listed?;
         if let Some(reconciled) = reconciled {
             reconciled?;
         }
         recorded?;
+        released?;
         Ok::<(), TargetError>(())
     }
     .await;
@@ -492,31 +494,28 @@ async fn record_unreached(
     error: &str,
 ) {
     let recorded = async {
-        let _lock = store
+        let lock = store
             .lock_target(account, region, options.lock_timeout)
             .await?;
-        let checkpoint = store.checkpoint(account, region).await?;
-        let now = Timestamp::now();
-        let run_id = store
-            .start_run(&NewRun {
-                run_group: options.run_group.clone(),
-                account_id: account.to_owned(),
-                region: region.to_owned(),
-                mode: if checkpoint.is_some() || options.since.is_some() {
-                    RunMode::Incremental
-                } else {
-                    RunMode::Full
-                },
-                since: options.since,
-                started_at: now,
-            })
+        let overlap_ms = i64::try_from(options.overlap.as_millis()).unwrap_or(i64::MAX / 4);
+        let (run_id, _) = store
+            .begin_target_run(
+                &options.run_group,
+                account,
+                region,
+                options.since,
+                overlap_ms,
+                Timestamp::now(),
+            )
             .await?;
-        store.open_coverage(account, region).await?;
         let outcome = RunOutcome {
             error: Some(error.to_owned()),
             ..RunOutcome::new(RunStatus::Failed, Timestamp::now())
         };
-        store.finish_run(run_id, &outcome).await
+        store
+            .end_target_run(run_id, &outcome, &RunEnd::Recorded)
+            .await?;
+        lock.release().await
     }
     .await;
     if let Err(e) = recorded {
@@ -766,7 +765,7 @@ async fn pump(
 ) -> Result<Listed, TargetError> {
     let mut listed = Listed {
         first_observed: None,
-        seen: HashSet::new(),
+        seen: SeenIds::default(),
     };
     let page_room = usize::try_from(options.max_results).unwrap_or(1000);
     let result = async {
@@ -802,7 +801,7 @@ async fn pump(
                 // The listings are disjoint, but a bound read inclusively
                 // can let a job come twice: it is recorded once.
                 if let Some(id) = &job.copy_job_id {
-                    if !listed.seen.insert(id.clone()) {
+                    if !listed.seen.insert(id) {
                         continue;
                     }
                 }
@@ -867,7 +866,33 @@ pub(crate) struct Listed {
     /// target is now listed (`None` when no page came back).
     pub first_observed: Option<Timestamp>,
     /// Every CopyJobId received by this run of the target.
-    pub seen: HashSet<String>,
+    pub seen: SeenIds,
+}
+
+/// The CopyJobIds a run of a target received, kept until the target ends
+/// (to count each job once and to find the open jobs no listing returned).
+/// Each is kept as its 128-bit xxh3 hash: 20 to 40 bytes a job in the set
+/// instead of about 100 for the string, which matters for a target of a million jobs.
+/// Two ids of a target sharing a hash is a chance of about n²/2¹²⁹.
+#[derive(Debug, Default)]
+pub(crate) struct SeenIds(HashSet<u128>);
+
+impl SeenIds {
+    /// Adds `id`; whether it was new.
+    pub fn insert(&mut self, id: &str) -> bool {
+        self.0.insert(xxhash_rust::xxh3::xxh3_128(id.as_bytes()))
+    }
+
+    /// Whether `id` was received.
+    pub fn contains(&self, id: &str) -> bool {
+        self.0.contains(&xxhash_rust::xxh3::xxh3_128(id.as_bytes()))
+    }
+
+    /// How many ids were received.
+    #[cfg(test)]
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
 }
 
 pub(crate) fn report_rejected(target: &str, outcome: &BatchOutcome) {

@@ -22,7 +22,6 @@
 //! The calls go through the target's client, so they count in the run's API
 //! calls, `concurrency` at a time.
 
-use std::collections::HashSet;
 use std::time::Duration;
 
 use backup_fetch::{FetchErrorKind, TargetClient};
@@ -30,14 +29,14 @@ use backup_model::{CopyJobState, Timestamp};
 use futures::StreamExt;
 
 use crate::coverage::OpenJob;
-use crate::ingest::{report_rejected, Counts, IngestOptions, TargetError};
+use crate::ingest::{report_rejected, Counts, IngestOptions, SeenIds, TargetError};
 use crate::{Observation, Store};
 
 /// How often a job in a state the model does not know is described again.
 pub const UNKNOWN_STATE_INTERVAL: Duration = Duration::from_secs(24 * 3600);
 
 /// Whether an open job that no listing returned is to be described now.
-fn due(job: &OpenJob, seen: &HashSet<String>, now: Timestamp) -> bool {
+fn due(job: &OpenJob, seen: &SeenIds, now: Timestamp) -> bool {
     if seen.contains(&job.copy_job_id) {
         return false;
     }
@@ -67,7 +66,7 @@ pub(crate) async fn reconcile(
     store: &Store,
     client: &TargetClient,
     run_id: i64,
-    seen: &HashSet<String>,
+    seen: &SeenIds,
     now: Timestamp,
     options: &IngestOptions,
     counts: &mut Counts,
@@ -174,7 +173,7 @@ mod tests {
     fn unseen_open_jobs_are_due_and_unknown_states_once_a_day() {
         let day = 86_400_000;
         let now = Timestamp::from_millis(10 * day).unwrap();
-        let none = HashSet::new();
+        let none = SeenIds::default();
         assert!(due(&job(Some("RUNNING"), Some(10 * day)), &none, now));
         assert!(due(&job(None, None), &none, now));
         assert!(due(&job(Some("CANCELLED"), None), &none, now));
@@ -184,7 +183,8 @@ mod tests {
             now
         ));
         assert!(due(&job(Some("CANCELLED"), Some(9 * day)), &none, now));
-        let seen: HashSet<String> = ["j".to_owned()].into();
+        let mut seen = SeenIds::default();
+        seen.insert("j");
         assert!(!due(&job(Some("RUNNING"), None), &seen, now));
     }
 }

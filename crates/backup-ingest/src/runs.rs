@@ -121,3 +121,27 @@ impl RunOutcome {
         self.jobs_rejected += batch.rejected.len() as u64;
     }
 }
+
+/// What the end of a run of a target leaves in the record, for
+/// `Store::end_target_run`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum RunEnd {
+    /// Only the run's end: it failed, or listed nothing.
+    Recorded,
+    /// Every listing completed and the window joins the record: the
+    /// checkpoint moves to `listed_through` and the coverage ledger to
+    /// `covered_through` (neither ever moves back); the gaps from
+    /// `listed_from` on (`None`: all) are filled.
+    Covered {
+        listed_through: Timestamp,
+        covered_through: Timestamp,
+        listed_from: Option<Timestamp>,
+    },
+    /// Every listing completed but the window started later than the
+    /// record's end: `[from, to)` was not listed (`from` `None`: everything
+    /// before `to`), and the checkpoint stays.
+    Gap {
+        from: Option<Timestamp>,
+        to: Timestamp,
+    },
+}

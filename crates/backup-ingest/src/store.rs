@@ -5,6 +5,7 @@
 use std::fmt;
 use std::ops::AddAssign;
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use backup_model::{CopyJob, Timestamp};
@@ -13,9 +14,9 @@ use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions};
 use sqlx::{Connection as _, Row as _};
 
 use crate::error::{redact_url, scrub, url_passwords, StoreError};
-use crate::lock::TargetLock;
+use crate::lock::{LockSession, SessionSettings, TargetLock};
 use crate::rows::{DbTime, JobKey};
-use crate::runs::{NewRun, RunOutcome};
+use crate::runs::{NewRun, RunEnd, RunOutcome};
 
 /// The migrations of the top-level `migrations/` folder, built in.
 pub static MIGRATOR: Migrator = sqlx::migrate!("../../migrations");
@@ -25,13 +26,15 @@ const MAX_ERROR_LEN: usize = 8 * 1024;
 
 /// Settings of the connection pool and of every database session.
 ///
-/// The three session timeouts are PostgreSQL's own settings, given to the
+/// A process uses at most `max_connections + 1` sessions: the pool, and one
+/// session that holds the ingest locks of all its targets, however many
+/// are in flight. The three session timeouts are PostgreSQL's own settings, given to the
 /// server when each session starts (so a statement cannot outlive them even
 /// if this process hangs); a zero duration turns one off.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConnectOptions {
-    /// The most connections the pool opens (each target lock takes one more).
-    /// [`ConnectOptions::for_concurrency`] sizes it to a number of targets.
+    /// The most connections the pool opens (`--db-connections`); the target
+    /// locks take one more session, shared by every target.
     pub max_connections: u32,
     /// How long to wait for a free connection of the pool.
     pub acquire_timeout: Duration,
@@ -45,14 +48,14 @@ pub struct ConnectOptions {
     /// `idle_in_transaction_session_timeout`: the server ends a session left
     /// idle inside a transaction this long, releasing its locks.
     pub idle_in_transaction_timeout: Duration,
-    /// How often a run checks that its target lock's session is still alive.
+    /// How often a run checks that the lock session is still alive.
     pub lock_heartbeat: Duration,
 }
 
 impl Default for ConnectOptions {
     fn default() -> Self {
         ConnectOptions {
-            max_connections: 4,
+            max_connections: ConnectOptions::DEFAULT_CONNECTIONS,
             acquire_timeout: Duration::from_secs(30),
             connect_timeout: Duration::from_secs(10),
             lock_timeout: Duration::from_secs(60),
@@ -64,15 +67,11 @@ impl Default for ConnectOptions {
 }
 
 impl ConnectOptions {
-    /// These options with a pool for `targets` targets at once: each writes
-    /// one batch at a time, and one more connection serves the bookkeeping
-    /// (runs, checkpoints) and other callers.
-    pub fn for_concurrency(self, targets: usize) -> Self {
-        ConnectOptions {
-            max_connections: u32::try_from(targets).unwrap_or(u32::MAX).saturating_add(1),
-            ..self
-        }
-    }
+    /// The default number of pooled connections of `ingest`
+    /// (`--db-connections`): a target's statements are short, and most of a
+    /// target's time is spent waiting on AWS, so a few sessions serve many
+    /// targets in flight.
+    pub const DEFAULT_CONNECTIONS: u32 = 4;
 
     /// The session settings, as the server takes them at start-up.
     fn session_settings(&self) -> [(&'static str, String); 3] {
@@ -171,9 +170,8 @@ pub struct JobVersion {
 #[derive(Clone)]
 pub struct Store {
     pool: PgPool,
-    connect: PgConnectOptions,
-    connect_timeout: Duration,
-    lock_heartbeat: Duration,
+    /// The session holding the ingest locks of every target.
+    locks: Arc<LockSession>,
     /// The passwords of the URL, to scrub them from messages.
     secrets: Vec<String>,
     /// The URL with its password hidden, for messages.
@@ -229,11 +227,27 @@ impl Store {
             .acquire_timeout(opts.acquire_timeout)
             .connect_lazy_with(connect.clone());
         tracing::debug!(%target, "connected");
-        Ok(Store {
-            pool,
+        let locks = Arc::new(LockSession::new(SessionSettings {
             connect,
             connect_timeout: opts.connect_timeout,
-            lock_heartbeat: opts.lock_heartbeat,
+            heartbeat: opts.lock_heartbeat,
+            connect_error: {
+                let (target, secrets) = (target.clone(), secrets.clone());
+                Box::new(move |e| {
+                    connect_error(&target, e, &|text| crate::error::scrub(&text, &secrets))
+                })
+            },
+            no_answer: {
+                let (target, timeout) = (target.clone(), opts.connect_timeout);
+                Box::new(move || StoreError::Connect {
+                    target: target.clone(),
+                    message: format!("no answer within {timeout:?}"),
+                })
+            },
+        }));
+        Ok(Store {
+            pool,
+            locks,
             secrets,
             target,
         })
@@ -311,9 +325,9 @@ impl Store {
         crate::write::write_batch(&self.pool, run_id, batch).await
     }
 
-    /// Takes the ingest lock of a target on a connection of its own, waiting
-    /// up to `timeout` for another run to release it
-    /// ([`StoreError::LockTimeout`] then).
+    /// Takes the ingest lock of a target on the store's lock session (one
+    /// session for every target), waiting up to `timeout` for another run to
+    /// release it ([`StoreError::LockTimeout`] then).
     #[tracing::instrument(skip_all, fields(account = account, region = region))]
     pub async fn lock_target(
         &self,
@@ -321,27 +335,7 @@ impl Store {
         region: &str,
         timeout: Duration,
     ) -> Result<TargetLock, StoreError> {
-        // A connection of its own: the lock lives as long as this session.
-        let conn = match tokio::time::timeout(
-            self.connect_timeout,
-            PgConnection::connect_with(&self.connect),
-        )
-        .await
-        {
-            Ok(Ok(conn)) => conn,
-            Ok(Err(e)) => {
-                return Err(connect_error(&self.target, e, &|text| {
-                    scrub(&text, &self.secrets)
-                }))
-            }
-            Err(_) => {
-                return Err(StoreError::Connect {
-                    target: self.target.clone(),
-                    message: format!("no answer within {:?}", self.connect_timeout),
-                })
-            }
-        };
-        TargetLock::acquire(conn, account, region, timeout, self.lock_heartbeat).await
+        TargetLock::acquire(&self.locks, account, region, timeout).await
     }
 
     /// The instant up to which a complete run has listed the target.
@@ -478,6 +472,165 @@ impl Store {
         }
     }
 
+    /// Starts a run of a target under its lock, in one statement: reads the
+    /// checkpoint, marks the target's dead runs `abandoned` (as
+    /// [`Store::start_run`]), makes sure the target has a coverage ledger
+    /// row, and records the run, listing from `since` or else from the
+    /// checkpoint minus `overlap_ms` (a full run without either). Returns
+    /// the run's id and the checkpoint it read.
+    pub(crate) async fn begin_target_run(
+        &self,
+        run_group: &str,
+        account: &str,
+        region: &str,
+        since: Option<Timestamp>,
+        overlap_ms: i64,
+        started_at: Timestamp,
+    ) -> Result<(i64, Option<Timestamp>), StoreError> {
+        let (run_id, checkpoint, abandoned): (i64, Option<DbTime>, Vec<i64>) = sqlx::query_as(
+            "WITH checkpoint AS ( \
+                 SELECT listed_through FROM ingest_checkpoints \
+                 WHERE account_id = $1 AND region = $2 \
+             ), abandoned AS ( \
+                 UPDATE ingest_runs SET status = 'abandoned', finished_at = $4, \
+                 error = 'abandoned: the run ended without recording its end (killed or crashed); \
+                 found by a later run of the target' \
+                 WHERE account_id = $1 AND region = $2 AND status = 'running' \
+                 AND mode IN ('full', 'incremental') RETURNING id \
+             ), ledger AS ( \
+                 INSERT INTO target_coverage (account_id, region) VALUES ($1, $2) \
+                 ON CONFLICT (account_id, region) DO NOTHING \
+             ), listing AS ( \
+                 SELECT coalesce($5::timestamptz, \
+                     (SELECT listed_through FROM checkpoint) - $6::bigint * interval '1 millisecond') \
+                     AS since \
+             ), run AS ( \
+                 INSERT INTO ingest_runs (run_group, account_id, region, mode, since, started_at, status) \
+                 SELECT $3, $1, $2, CASE WHEN since IS NULL THEN 'full' ELSE 'incremental' END, \
+                     since, $4, 'running' FROM listing \
+                 RETURNING id \
+             ) \
+             SELECT (SELECT id FROM run), (SELECT listed_through FROM checkpoint), \
+                    ARRAY(SELECT id FROM abandoned)",
+        )
+        .bind(account)
+        .bind(region)
+        .bind(run_group)
+        .bind(DbTime(started_at))
+        .bind(since.map(DbTime))
+        .bind(overlap_ms)
+        .fetch_one(&self.pool)
+        .await
+        .map_err(StoreError::db("recording the start of a run"))?;
+        for id in abandoned {
+            tracing::warn!(
+                run_id = id,
+                account,
+                region,
+                "an earlier run of this target never finished; marked abandoned"
+            );
+        }
+        Ok((run_id, checkpoint.map(|t| t.0)))
+    }
+
+    /// Records how a run of a target ended and what it leaves in the record
+    /// ([`RunEnd`]: the checkpoint and the coverage ledger move, a gap is
+    /// noted, or nothing), in one statement: all of it or none. The error
+    /// message is stored redacted. Nothing but the run's end is written
+    /// when the run is no longer `running` (a later run found it abandoned):
+    /// [`StoreError::UnknownRun`] then.
+    pub(crate) async fn end_target_run(
+        &self,
+        run_id: i64,
+        outcome: &RunOutcome,
+        end: &RunEnd,
+    ) -> Result<(), StoreError> {
+        let n = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
+        let error = outcome
+            .error
+            .as_deref()
+            .map(|e| truncate(&scrub(e, &self.secrets), MAX_ERROR_LEN));
+        let (listed_through, covered_through, listed_from, gap_from, gap_to) = match *end {
+            RunEnd::Recorded => (None, None, None, None, None),
+            RunEnd::Covered {
+                listed_through,
+                covered_through,
+                listed_from,
+            } => (
+                Some(listed_through),
+                Some(covered_through),
+                listed_from,
+                None,
+                None,
+            ),
+            RunEnd::Gap { from, to } => (None, None, None, from, Some(to)),
+        };
+        let done: i64 = sqlx::query_scalar(
+            "WITH run AS ( \
+                 UPDATE ingest_runs SET status = $2, finished_at = $3, pages = $4, api_calls = $5, \
+                 retries = $6, jobs_seen = $7, jobs_new = $8, jobs_changed = $9, \
+                 jobs_unchanged = $10, jobs_stale = $11, jobs_rejected = $12, error = $13 \
+                 WHERE id = $1 AND status = 'running' RETURNING account_id, region \
+             ), checkpoint AS ( \
+                 INSERT INTO ingest_checkpoints (account_id, region, listed_through, run_id, updated_at) \
+                 SELECT account_id, region, $14, $1, now() FROM run \
+                 WHERE $14::timestamptz IS NOT NULL \
+                 ON CONFLICT (account_id, region) DO UPDATE \
+                 SET listed_through = EXCLUDED.listed_through, run_id = EXCLUDED.run_id, \
+                     updated_at = now() \
+                 WHERE ingest_checkpoints.listed_through <= EXCLUDED.listed_through \
+             ), coverage AS ( \
+                 INSERT INTO target_coverage \
+                     (account_id, region, covered_through, covered_by_run, updated_at) \
+                 SELECT account_id, region, $15, $1, now() FROM run \
+                 WHERE $15::timestamptz IS NOT NULL \
+                 ON CONFLICT (account_id, region) DO UPDATE \
+                 SET covered_through = EXCLUDED.covered_through, \
+                     covered_by_run = EXCLUDED.covered_by_run, updated_at = now() \
+                 WHERE target_coverage.covered_through IS NULL \
+                    OR target_coverage.covered_through <= EXCLUDED.covered_through \
+             ), filled AS ( \
+                 UPDATE coverage_gaps g SET filled_by_run = $1, filled_at = now() \
+                 FROM run \
+                 WHERE $15::timestamptz IS NOT NULL \
+                   AND g.account_id = run.account_id AND g.region = run.region \
+                   AND g.filled_at IS NULL \
+                   AND ($16::timestamptz IS NULL OR (g.gap_from IS NOT NULL AND g.gap_from >= $16)) \
+             ), gap AS ( \
+                 INSERT INTO coverage_gaps (account_id, region, gap_from, gap_to, run_id) \
+                 SELECT account_id, region, $17, $18, $1 FROM run \
+                 WHERE $18::timestamptz IS NOT NULL \
+             ) \
+             SELECT count(*) FROM run",
+        )
+        .bind(run_id)
+        .bind(outcome.status.as_str())
+        .bind(DbTime(outcome.finished_at))
+        .bind(n(outcome.pages))
+        .bind(n(outcome.api_calls))
+        .bind(n(outcome.retries))
+        .bind(n(outcome.jobs_seen))
+        .bind(n(outcome.jobs_new))
+        .bind(n(outcome.jobs_changed))
+        .bind(n(outcome.jobs_unchanged))
+        .bind(n(outcome.jobs_stale))
+        .bind(n(outcome.jobs_rejected))
+        .bind(error)
+        .bind(listed_through.map(DbTime))
+        .bind(covered_through.map(DbTime))
+        .bind(listed_from.map(DbTime))
+        .bind(gap_from.map(DbTime))
+        .bind(gap_to.map(DbTime))
+        .fetch_one(&self.pool)
+        .await
+        .map_err(StoreError::db("recording the end of a run"))?;
+        if done == 1 {
+            Ok(())
+        } else {
+            Err(StoreError::UnknownRun(run_id))
+        }
+    }
+
     /// The current state of a job, as received.
     pub async fn job(&self, key: &JobKey) -> Result<Option<CopyJob>, StoreError> {
         let json: Option<String> = sqlx::query_scalar(
@@ -581,8 +734,9 @@ impl Store {
         }))
     }
 
-    /// Closes the pool's connections.
+    /// Closes the pool's connections and the lock session.
     pub async fn close(&self) {
+        self.locks.close().await;
         self.pool.close().await;
     }
 }
@@ -722,9 +876,8 @@ mod tests {
             lock_timeout: Duration::from_secs(2),
             statement_timeout: Duration::ZERO,
             ..ConnectOptions::default()
-        }
-        .for_concurrency(16);
-        assert_eq!(opts.max_connections, 17);
+        };
+        assert_eq!(opts.max_connections, ConnectOptions::DEFAULT_CONNECTIONS);
         assert_eq!(
             opts.session_settings(),
             [
