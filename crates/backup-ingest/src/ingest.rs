@@ -74,9 +74,22 @@ impl Default for IngestOptions {
             concurrency: DEFAULT_CONCURRENCY,
             max_results: 1000,
             memory: MemoryBudget::default(),
-            run_group: format!("run-{}", Timestamp::now().as_millis()),
+            run_group: new_run_group(),
         }
     }
+}
+
+/// A run group no other invocation has: the time, and 64 random bits
+/// (the standard library's per-instance random hasher keys), so that runs
+/// started in the same millisecond on other hosts, or in other containers
+/// with the same process id, are told apart. The CLI asks the database for
+/// a UUID instead ([`crate::Store::new_run_group`]).
+fn new_run_group() -> String {
+    use std::hash::{BuildHasher, Hasher};
+    let random = std::collections::hash_map::RandomState::new()
+        .build_hasher()
+        .finish();
+    format!("run-{}-{random:016x}", Timestamp::now().as_millis())
 }
 
 /// How many jobs all the targets of a run may hold in memory at once: pages
@@ -907,6 +920,16 @@ mod tests {
 
     fn ts(text: &str) -> Timestamp {
         Timestamp::parse_rfc3339(text).unwrap()
+    }
+
+    #[test]
+    fn every_invocation_has_a_run_group_of_its_own() {
+        // Runs started in the same millisecond (two cron jobs, two pods)
+        // are told apart in ingest_runs.
+        let groups: HashSet<String> = (0..100)
+            .map(|_| IngestOptions::default().run_group)
+            .collect();
+        assert_eq!(groups.len(), 100, "{groups:?}");
     }
 
     #[test]
