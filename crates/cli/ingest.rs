@@ -194,7 +194,6 @@ pub async fn ingest(args: &IngestArgs, progress: &Progress) -> anyhow::Result<Ou
             usize::try_from(args.max_jobs_in_memory).unwrap_or(usize::MAX),
         ),
         run_group: store.new_run_group().await?,
-        ..IngestOptions::default()
     };
     let bars = Bars {
         progress: progress.clone(),
