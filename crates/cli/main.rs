@@ -19,12 +19,6 @@ mod verify;
 
 use std::process::ExitCode;
 
-/// mimalloc rather than the system allocator: a page of jobs decodes into
-/// many small strings that live for one batch, which glibc's malloc serves
-/// measurably slower (BENCHMARKS.md, "Allocator").
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 use clap::{Parser, Subcommand};
 use tracing_subscriber::EnvFilter;
 
