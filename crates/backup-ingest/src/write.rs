@@ -8,13 +8,15 @@
 //! old current row into the history, closed at the new observation's time,
 //! and replaces it.
 //!
-//! 1. In Rust: one observation per key (the latest).
+//! 1. In Rust: one observation per key (the latest), and the content hash
+//!    of each, before the transaction.
 //! 2. `pg_advisory_xact_lock` on the batch's targets (a few hash buckets of
 //!    account and region), so that concurrent writers of the same jobs take
 //!    turns; the statements that follow see what the previous holder committed.
-//! 3. One query reads the current rows of the batch's keys (hash, times,
-//!    versions) while Rust computes the content hash of each observation; a
-//!    second query reads, for observations older than their current row only,
+//! 3. One query looks up the batch's keys and compares the hashes: it sends
+//!    back the current rows (hash, times, versions) of the observations that
+//!    are not plainly unchanged, and the positions of those that are in one
+//!    array (a re-read of unchanged jobs costs no row per job); a second query reads, for observations older than their current row only,
 //!    the history versions around the observation time (two primary-key
 //!    probes each); the current row is the latest version of all.
 //! 4. In Rust: each observation is classified ([`Class`]) and every row to
@@ -263,6 +265,12 @@ async fn attempt_batch(
 ) -> Result<BatchOutcome, AttemptError> {
     // READ COMMITTED whatever the server's default: each statement after the
     // lock must see what the previous holder of the lock committed.
+    // The lookup compares the hashes on the server, so they come first,
+    // outside the transaction.
+    if !*hashed {
+        hash_all(staged);
+        *hashed = true;
+    }
     let mut tx = pool
         .begin_with("BEGIN ISOLATION LEVEL READ COMMITTED")
         .await
@@ -286,21 +294,11 @@ async fn attempt_batch(
     .await
     .map_err(AttemptError::db("taking the write locks"))?;
 
-    // The hashes are computed while the server looks up the current rows:
-    // the query goes out on the first poll, then the hashing runs.
     let keys = key_arrays(staged);
-    let lookup = read_current(conn, &keys, staged.len());
-    let hashing = async {
-        if !*hashed {
-            hash_all(staged);
-            *hashed = true;
-        }
-    };
-    let (current, ()) = futures::join!(lookup, hashing);
-    let current = current?;
+    let (current, seen) = read_current(conn, &keys, staged).await?;
 
     let around = read_around(conn, staged, &current).await?;
-    let plan = make_plan(staged, &current, &around);
+    let plan = make_plan(staged, &current, &seen, &around);
     let outcome = apply_plan(conn, run_id, staged, plan, encoder).await?;
 
     tx.commit()
@@ -332,30 +330,68 @@ fn key_arrays(staged: &[Staged<'_>]) -> KeyList {
     keys
 }
 
-/// The current rows of the batch's keys, by position in `staged`.
+/// The current rows of the batch's keys, by position in `staged`, and which
+/// observations are plainly their current row seen again.
+///
+/// An observation whose hash is its current row's, at or after the start of
+/// the current version, is unchanged whatever else the row holds
+/// ([`classify`] says `Seen`): the server tells those apart and sends only
+/// their positions, in one array, so that a re-read of unchanged jobs
+/// costs no row per job on the wire or in the client. Other rows come whole.
 async fn read_current(
     conn: &mut PgConnection,
     keys: &KeyList,
-    len: usize,
-) -> Result<Vec<Option<Current>>, AttemptError> {
+    staged: &[Staged<'_>],
+) -> Result<(Vec<Option<Current>>, Vec<bool>), AttemptError> {
     let context = "reading current rows";
+    // A job that cannot be stored has no hash: an empty one matches nothing.
+    let hashes: Vec<&[u8]> = staged
+        .iter()
+        .map(|s| s.hash.as_ref().map_or(&[][..], |h| &h[..]))
+        .collect();
+    let times: Vec<DbTime> = staged.iter().map(|s| DbTime(s.obs.observed_at)).collect();
     let rows = sqlx::query(
-        "SELECT k.i, c.content_hash, c.observed_at, c.first_seen_at, c.last_seen_at,
-                c.last_changed_at, c.versions
-         FROM unnest($1::text[], $2::text[], $3::text[]) WITH ORDINALITY
-              AS k(account_id, region, copy_job_id, i)
-         JOIN copy_jobs c
-           ON c.account_id = k.account_id AND c.region = k.region AND c.copy_job_id = k.copy_job_id",
+        "WITH j AS MATERIALIZED (
+             SELECT k.i, c.content_hash, c.observed_at, c.first_seen_at, c.last_seen_at,
+                    c.last_changed_at, c.versions,
+                    c.content_hash = k.h AND k.t >= c.last_changed_at AS seen
+             FROM unnest($1::text[], $2::text[], $3::text[], $4::bytea[], $5::timestamptz[])
+                  WITH ORDINALITY AS k(account_id, region, copy_job_id, h, t, i)
+             JOIN copy_jobs c
+               ON c.account_id = k.account_id AND c.region = k.region
+              AND c.copy_job_id = k.copy_job_id)
+         SELECT i, content_hash, observed_at, first_seen_at, last_seen_at, last_changed_at,
+                versions, NULL::int8[]
+         FROM j WHERE NOT seen
+         UNION ALL
+         SELECT NULL, NULL, NULL, NULL, NULL, NULL, NULL, array_agg(i) FROM j WHERE seen",
     )
     .bind(&keys.accounts)
     .bind(&keys.regions)
     .bind(&keys.ids)
+    .bind(&hashes)
+    .bind(&times)
     .fetch_all(&mut *conn)
     .await
     .map_err(AttemptError::db(context))?;
+    let len = staged.len();
     let mut current = vec![None; len];
+    let mut seen = vec![false; len];
+    let position = |i: i64| {
+        usize::try_from(i - 1)
+            .ok()
+            .filter(|&i| i < len)
+            .ok_or_else(|| AttemptError::fatal(context, "row number out of range"))
+    };
     for row in rows {
-        let i: i64 = row.try_get(0).map_err(AttemptError::db(context))?;
+        let i: Option<i64> = row.try_get(0).map_err(AttemptError::db(context))?;
+        let Some(i) = i else {
+            let positions: Option<Vec<i64>> = row.try_get(7).map_err(AttemptError::db(context))?;
+            for i in positions.unwrap_or_default() {
+                seen[position(i)?] = true;
+            }
+            continue;
+        };
         let hash: Vec<u8> = row.try_get(1).map_err(AttemptError::db(context))?;
         let time = |n: usize| -> Result<Timestamp, AttemptError> {
             Ok(row
@@ -363,11 +399,7 @@ async fn read_current(
                 .map_err(AttemptError::db(context))?
                 .0)
         };
-        let slot = usize::try_from(i - 1)
-            .ok()
-            .and_then(|i| current.get_mut(i))
-            .ok_or_else(|| AttemptError::fatal(context, "row number out of range"))?;
-        *slot = Some(Current {
+        current[position(i)?] = Some(Current {
             hash: to_hash(&hash, context)?,
             book: Bookkeeping {
                 observed_at: time(2)?,
@@ -378,7 +410,7 @@ async fn read_current(
             },
         });
     }
-    Ok(current)
+    Ok((current, seen))
 }
 
 /// Whether an observation needs the history around its time to be placed:
@@ -520,7 +552,12 @@ fn classify(t: Timestamp, hash: [u8; 16], current: Option<&Current>, around: &Ar
 }
 
 /// Computes every write of the batch.
-fn make_plan(staged: &[Staged<'_>], current: &[Option<Current>], around: &[Around]) -> Plan {
+fn make_plan(
+    staged: &[Staged<'_>],
+    current: &[Option<Current>],
+    seen: &[bool],
+    around: &[Around],
+) -> Plan {
     let mut plan = Plan {
         current: vec![None; staged.len()],
         history: vec![None; staged.len()],
@@ -529,6 +566,11 @@ fn make_plan(staged: &[Staged<'_>], current: &[Option<Current>], around: &[Aroun
     for (i, s) in staged.iter().enumerate() {
         // Observations that cannot be stored are reported by the caller.
         let Some(hash) = s.hash else { continue };
+        if seen[i] {
+            // Found unchanged by the lookup: as `Class::Seen` below.
+            plan.outcome.unchanged += 1;
+            continue;
+        }
         let t = s.obs.observed_at;
         let cur = current[i].as_ref();
         let class = classify(t, hash, cur, &around[i]);
