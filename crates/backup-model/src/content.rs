@@ -350,7 +350,12 @@ impl Parser<'_> {
 /// The instant a string denotes, when the model would read it as a timestamp.
 fn timestamp_of(text: &str) -> Option<Timestamp> {
     // Every accepted form starts with a four-digit year (after white space);
-    // most strings are refused on their first bytes.
+    // most strings are refused on their first byte, before any trimming.
+    match text.as_bytes().first() {
+        Some(b'0'..=b'9') => {}
+        Some(b) if b.is_ascii_whitespace() || *b == 0x0b || !b.is_ascii() => {}
+        _ => return None,
+    }
     let trimmed = text.trim_start();
     let bytes = trimmed.as_bytes();
     if bytes.len() < 10 || !bytes[..4].iter().all(u8::is_ascii_digit) || bytes[4] != b'-' {
@@ -360,6 +365,16 @@ fn timestamp_of(text: &str) -> Option<Timestamp> {
 }
 
 fn write_string(text: &str, out: &mut Vec<u8>) {
+    // serde_json escapes only '"', '\\' and control characters: a string
+    // without them is written as it is (most are).
+    let bytes = text.as_bytes();
+    if !bytes.iter().any(|&b| b < 0x20 || b == b'"' || b == b'\\') {
+        out.reserve(bytes.len() + 2);
+        out.push(b'"');
+        out.extend_from_slice(bytes);
+        out.push(b'"');
+        return;
+    }
     // Writing a string into a Vec cannot fail.
     let _ = serde_json::to_writer(&mut *out, text);
 }
