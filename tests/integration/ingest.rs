@@ -539,7 +539,7 @@ async fn stored_job_rows(pool: &sqlx::PgPool) -> i64 {
     rows
 }
 
-/// Issue 11, item 5: a new job is written once (its current row), and a
+/// System versioning: a new job is written once (its current row), and a
 /// change moves exactly one row, the superseded version, into the history.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_new_job_is_one_row_and_a_change_moves_one_row_to_history() {

@@ -1,4 +1,4 @@
-//! A worker reading an organization wide (issue 11): many targets in flight
+//! A worker reading an organization wide: many targets in flight
 //! on a few database sessions, against a server that allows few
 //! connections, with one AssumeRole per account whatever the concurrency.
 
