@@ -120,6 +120,21 @@ async fn measure(args: &[String], env: &[(&str, String)]) -> Measured {
     }
 }
 
+/// A fresh database of `name`, migrated by the binary; its URL.
+async fn migrated_database(pg: &TempPostgres, name: &str) -> String {
+    let url = pg.create_database(name).expect("db");
+    measure(
+        &[
+            "migrate".to_owned(),
+            "--database-url".to_owned(),
+            url.clone(),
+        ],
+        &[],
+    )
+    .await;
+    url
+}
+
 fn regions(n: usize) -> Vec<String> {
     const ALL: [&str; 20] = [
         "us-east-1",
@@ -221,17 +236,7 @@ fn psql_seconds(pg: &TempPostgres, db: &str, script: &str) -> f64 {
 async fn bench_ingest(pg: &TempPostgres, jobs: usize) {
     let regions = regions(1);
     let emu = emulator(jobs, &regions).await;
-    let url = pg.create_database("bench_ingest").expect("db");
-    let migrate = measure(
-        &[
-            "migrate".to_owned(),
-            "--database-url".to_owned(),
-            url.clone(),
-        ],
-        &[],
-    )
-    .await;
-    let _ = migrate;
+    let url = migrated_database(pg, "bench_ingest").await;
     let mut args = vec![
         "ingest".to_owned(),
         "--quiet".to_owned(),
@@ -275,12 +280,7 @@ async fn bench_ingest(pg: &TempPostgres, jobs: usize) {
             history_file.display()
         ),
     );
-    let copy_url = pg.create_database("bench_copy").expect("db");
-    measure(
-        &["migrate".to_owned(), "--database-url".to_owned(), copy_url],
-        &[],
-    )
-    .await;
+    migrated_database(pg, "bench_copy").await;
     let copy_jobs = psql_seconds(
         pg,
         "bench_copy",
@@ -433,16 +433,7 @@ async fn ingest_organization(
     )
     .await
     .expect("emulator");
-    let url = pg.create_database(db).expect("db");
-    measure(
-        &[
-            "migrate".to_owned(),
-            "--database-url".to_owned(),
-            url.clone(),
-        ],
-        &[],
-    )
-    .await;
+    let url = migrated_database(pg, db).await;
     let mut args = vec![
         "ingest".to_owned(),
         "--quiet".to_owned(),
@@ -598,16 +589,7 @@ async fn bench_org(pg: &TempPostgres, accounts: usize, regions: usize, jobs: usi
     .await
     .expect("emulator");
     let db = format!("bench_org_{accounts}_{regions}");
-    let url = pg.create_database(&db).expect("db");
-    measure(
-        &[
-            "migrate".to_owned(),
-            "--database-url".to_owned(),
-            url.clone(),
-        ],
-        &[],
-    )
-    .await;
+    let url = migrated_database(pg, &db).await;
     let mut args = vec![
         "ingest".to_owned(),
         "--quiet".to_owned(),

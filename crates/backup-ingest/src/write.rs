@@ -117,40 +117,40 @@ enum Class {
 
 /// The writes a batch needs, computed from the stored state.
 #[derive(Default)]
-struct Plan {
+struct Plan<'a> {
     outcome: BatchOutcome,
     /// Per staged observation: its new current row, if any.
     current: Vec<Option<Bookkeeping>>,
     /// Per staged observation: its new history row (valid_from, valid_to), if any.
     history: Vec<Option<(Timestamp, Timestamp)>>,
     /// Current rows replaced (deleted, then copied anew).
-    replaced: KeyList,
+    replaced: KeyList<'a>,
     /// Current versions copied into the history, closed at `archive_to`
     /// (Changed, Reopen).
-    archives: KeyList,
+    archives: KeyList<'a>,
     archive_to: Vec<DbTime>,
     /// History rows whose valid_to becomes `times`.
-    closes: KeyTimes,
+    closes: KeyTimes<'a>,
     /// History rows whose valid_from moves back to `times`.
-    extends: KeyTimes,
+    extends: KeyTimes<'a>,
     /// Current rows whose bookkeeping changes.
-    seen: KeyList,
+    seen: KeyList<'a>,
     seen_book: Vec<Bookkeeping>,
 }
 
 /// Keys as three parallel arrays, for `unnest`.
 #[derive(Default)]
-struct KeyList {
-    accounts: Vec<String>,
-    regions: Vec<String>,
-    ids: Vec<String>,
+struct KeyList<'a> {
+    accounts: Vec<&'a str>,
+    regions: Vec<&'a str>,
+    ids: Vec<&'a str>,
 }
 
-impl KeyList {
-    fn push(&mut self, key: &JobKey) {
-        self.accounts.push(key.account_id.clone());
-        self.regions.push(key.region.clone());
-        self.ids.push(key.copy_job_id.clone());
+impl<'a> KeyList<'a> {
+    fn push(&mut self, key: &'a JobKey) {
+        self.accounts.push(&key.account_id);
+        self.regions.push(&key.region);
+        self.ids.push(&key.copy_job_id);
     }
 
     fn len(&self) -> usize {
@@ -160,14 +160,14 @@ impl KeyList {
 
 /// Keys with a history row's valid_from and a new time.
 #[derive(Default)]
-struct KeyTimes {
-    keys: KeyList,
+struct KeyTimes<'a> {
+    keys: KeyList<'a>,
     valid_from: Vec<DbTime>,
     times: Vec<DbTime>,
 }
 
-impl KeyTimes {
-    fn push(&mut self, key: &JobKey, valid_from: Timestamp, time: Timestamp) {
+impl<'a> KeyTimes<'a> {
+    fn push(&mut self, key: &'a JobKey, valid_from: Timestamp, time: Timestamp) {
         self.keys.push(key);
         self.valid_from.push(DbTime(valid_from));
         self.times.push(DbTime(time));
@@ -322,7 +322,7 @@ fn lock_buckets(staged: &[Staged<'_>]) -> Vec<i32> {
     buckets
 }
 
-fn key_arrays(staged: &[Staged<'_>]) -> KeyList {
+fn key_arrays<'s>(staged: &'s [Staged<'_>]) -> KeyList<'s> {
     let mut keys = KeyList::default();
     for s in staged {
         keys.push(&s.key);
@@ -340,7 +340,7 @@ fn key_arrays(staged: &[Staged<'_>]) -> KeyList {
 /// costs no row per job on the wire or in the client. Other rows come whole.
 async fn read_current(
     conn: &mut PgConnection,
-    keys: &KeyList,
+    keys: &KeyList<'_>,
     staged: &[Staged<'_>],
 ) -> Result<(Vec<Option<Current>>, Vec<bool>), AttemptError> {
     let context = "reading current rows";
@@ -552,12 +552,12 @@ fn classify(t: Timestamp, hash: [u8; 16], current: Option<&Current>, around: &Ar
 }
 
 /// Computes every write of the batch.
-fn make_plan(
-    staged: &[Staged<'_>],
+fn make_plan<'s>(
+    staged: &'s [Staged<'_>],
     current: &[Option<Current>],
     seen: &[bool],
     around: &[Around],
-) -> Plan {
+) -> Plan<'s> {
     let mut plan = Plan {
         current: vec![None; staged.len()],
         history: vec![None; staged.len()],
@@ -682,7 +682,7 @@ async fn apply_plan(
     conn: &mut PgConnection,
     run_id: i64,
     staged: &[Staged<'_>],
-    plan: Plan,
+    plan: Plan<'_>,
     encoder: &mut RowEncoder,
 ) -> Result<BatchOutcome, AttemptError> {
     // Before anything changes a current row: its version, closed, into the
@@ -835,7 +835,7 @@ async fn apply_plan(
 async fn update_times(
     conn: &mut PgConnection,
     sql: &str,
-    rows: &KeyTimes,
+    rows: &KeyTimes<'_>,
     context: &'static str,
 ) -> Result<u64, AttemptError> {
     Ok(sqlx::query(sql)

@@ -425,8 +425,8 @@ impl WriteContent for String {
 
 impl WriteContent for i64 {
     fn write_content(&self, out: &mut Vec<u8>) {
-        let mut digits = itoa_buffer();
-        let digits = format_u64(self.unsigned_abs(), &mut digits);
+        let mut buf = [0; 20];
+        let digits = format_u64(self.unsigned_abs(), &mut buf);
         write_decimal(*self < 0, digits, &[], 0, out);
     }
 }
@@ -542,10 +542,6 @@ pub(crate) fn write_unknown_member(
         write_member_name(first, name, out);
         out.extend_from_slice(scratch);
     }
-}
-
-fn itoa_buffer() -> [u8; 20] {
-    [0; 20]
 }
 
 /// The decimal digits of `n`, written at the end of `buf`.

@@ -360,7 +360,6 @@ macro_rules! api_struct {
         impl $name {
             /// Whether an unknown member has the name of a known one (only a
             /// builder can make such a structure), here or in a member.
-            #[allow(dead_code)]
             pub(crate) fn shadows_known_member(&self) -> bool {
                 self.unknown_members.iter().any(|(name, _)| Self::MEMBERS.contains(&name))
                     $( || self.$field.as_ref().is_some_and(|v| ShadowsKnown::shadows(v)) )*
