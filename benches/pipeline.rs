@@ -321,13 +321,14 @@ async fn bench_ingest(pg: &TempPostgres, jobs: usize) {
         summary_field(&rerun.stderr, "jobs_seen"),
     );
     println!(
-        "          rerun, full re-read, nothing changed: {:>6.2} s ({:.1}x faster)  peak RSS {:>6.1} MB  ({} pages for {} jobs, {} unchanged)",
+        "          rerun, full re-read, nothing changed: {:>6.2} s ({:.1}x faster)  peak RSS {:>6.1} MB  ({} pages for {} jobs, {} unchanged, {} recognised by their text)",
         full_rerun.seconds,
         first.seconds / full_rerun.seconds,
         full_rerun.peak_rss_mb,
         summary_field(&full_rerun.stderr, "pages"),
         summary_field(&full_rerun.stderr, "jobs_seen"),
         summary_field(&full_rerun.stderr, "jobs_unchanged"),
+        summary_field(&full_rerun.stderr, "jobs_same_text"),
     );
     match python {
         Some((seconds, written)) => println!(

@@ -50,10 +50,11 @@ GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA public TO backup_audit_ingest, backup_a
 -- Current versions: a new job is inserted (COPY), a changed job's row
 -- replaced (DELETE + COPY) once its version is in copy_job_history; an
 -- older observation or a gone job updates bookkeeping only (gone: the
--- derived hash, gone_at and the run that found it).
+-- derived hash, gone_at and the run that found it). An unchanged job whose
+-- row does not know its text yet gets its text digest.
 GRANT INSERT, DELETE ON copy_jobs TO backup_audit_ingest;
 GRANT UPDATE (observed_at, first_seen_at, last_seen_at, last_changed_at, versions,
-              content_hash, gone_at, described_at, run_id)
+              content_hash, gone_at, described_at, run_id, text_digest)
     ON copy_jobs TO backup_audit_ingest;
 
 -- History grows: superseded versions are inserted; a row's interval

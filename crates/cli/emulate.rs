@@ -94,6 +94,11 @@ pub struct EmulateArgs {
     #[arg(long)]
     pub malformed: Option<Malformed>,
 
+    /// Write ListCopyJobs jobs with a space after each `,` and `:`: the same
+    /// jobs in other text, as another JSON writer would send them
+    #[arg(long)]
+    pub spaced_json: bool,
+
     /// Answer Backup calls of these accounts 403 AccessDeniedException.
     #[arg(long, value_delimiter = ',', value_name = "ACCOUNTS")]
     pub deny_accounts: Vec<String>,
@@ -233,6 +238,7 @@ fn config(args: &EmulateArgs) -> anyhow::Result<EmulatorConfig> {
             error_rate: args.error_rate,
             latency: args.latency_ms.map_or(args.latency, Duration::from_millis),
             malformed: args.malformed,
+            spaced_json: args.spaced_json,
             sts_latency: args.sts_latency.unwrap_or_default(),
             throttle_burst: args.throttle_burst,
             throttle_status: args.throttle_status,

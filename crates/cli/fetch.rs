@@ -96,9 +96,9 @@ pub async fn describe(args: &DescribeArgs) -> anyhow::Result<Outcome> {
                     };
                     let mut pages = std::pin::pin!(client.list(filter));
                     while let Some(page) = pages.next().await {
-                        match page {
-                            Ok(page) => {
-                                for child in &page.jobs {
+                        match page.and_then(|page| page.jobs()) {
+                            Ok(children) => {
+                                for child in &children {
                                     if !output_result(print(&mut printer, client.target(), child))?
                                     {
                                         return Ok(Outcome::from_failures(failures));
@@ -147,12 +147,12 @@ async fn list_target(
     let mut jobs = 0usize;
     let mut pages = std::pin::pin!(client.list(filter));
     while let Some(page) = pages.next().await {
-        match page {
-            Ok(page) => {
-                jobs += page.jobs.len();
+        match page.and_then(|page| page.jobs()) {
+            Ok(page_jobs) => {
+                jobs += page_jobs.len();
                 bar.set_message(format!("{} pages, {jobs} jobs", client.metrics().pages));
                 if tx
-                    .send(Event::Jobs(client.target().clone(), page.jobs))
+                    .send(Event::Jobs(client.target().clone(), page_jobs))
                     .await
                     .is_err()
                 {

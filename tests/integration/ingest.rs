@@ -609,3 +609,194 @@ async fn a_new_job_is_one_row_and_a_change_moves_one_row_to_history() {
     assert_exact(&pool, &emu, "us-east-1").await;
     assert_no_duplicate_history(&pool).await;
 }
+
+/// A full re-read, every job listed again.
+fn reread(url: &str, emu: &backup_emulator::Emulator) -> tokio::process::Command {
+    let mut cmd = ingest_cmd(url, emu, &["us-east-1"]);
+    cmd.args(["--summary", "json", "--since", "2000-01-01T00:00:00Z"]);
+    cmd
+}
+
+/// Versions stored, and the rows that know their text.
+async fn versions_and_texts(pool: &sqlx::PgPool) -> (i64, i64) {
+    (
+        count(pool, "SELECT count(*) FROM copy_job_snapshots").await,
+        count(
+            pool,
+            "SELECT count(*) FROM copy_jobs WHERE text_digest IS NOT NULL",
+        )
+        .await,
+    )
+}
+
+#[tokio::test]
+async fn an_unchanged_job_listed_in_the_same_text_is_recognised_without_decoding() {
+    let url = database();
+    migrate(&url).await;
+    let emu = emulator(400, &["us-east-1"], Faults::default()).await;
+    let pool = connect(&url).await;
+    let out = run(ingest_cmd(&url, &emu, &["us-east-1"]).args(["--summary", "json"])).await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    let jobs = count(&pool, "SELECT count(*) FROM copy_jobs").await;
+    assert_eq!(versions_and_texts(&pool).await, (jobs, jobs));
+
+    let out = run(&mut reread(&url, &emu)).await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    let s = summary(&out);
+    assert_eq!(s["jobs_seen"].as_i64(), Some(jobs), "{s}");
+    assert_eq!(s["jobs_unchanged"].as_i64(), Some(jobs), "{s}");
+    assert_eq!(
+        s["jobs_same_text"].as_i64(),
+        Some(jobs),
+        "every job recognised by its text: {s}"
+    );
+    assert_eq!(versions_and_texts(&pool).await, (jobs, jobs));
+    assert_exact(&pool, &emu, "us-east-1").await;
+}
+
+#[tokio::test]
+async fn the_same_jobs_in_other_text_are_compared_by_content_and_their_text_remembered() {
+    let url = database();
+    migrate(&url).await;
+    let emu = emulator(300, &["us-east-1"], Faults::default()).await;
+    let pool = connect(&url).await;
+    let out = run(ingest_cmd(&url, &emu, &["us-east-1"]).args(["--summary", "json"])).await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    let jobs = count(&pool, "SELECT count(*) FROM copy_jobs").await;
+    let rows_before: i64 = count(&pool, "SELECT sum(versions) FROM copy_jobs").await;
+
+    // Another layout: no text matches, every job is decoded, none changed.
+    emu.set_faults(Faults {
+        spaced_json: true,
+        ..Faults::default()
+    });
+    let out = run(&mut reread(&url, &emu)).await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    let s = summary(&out);
+    assert_eq!(s["jobs_same_text"].as_i64(), Some(0), "{s}");
+    assert_eq!(s["jobs_unchanged"].as_i64(), Some(jobs), "{s}");
+    assert_eq!(s["jobs_changed"].as_i64(), Some(0), "{s}");
+    assert_eq!(versions_and_texts(&pool).await, (jobs, jobs));
+    assert_eq!(
+        count(&pool, "SELECT sum(versions) FROM copy_jobs").await,
+        rows_before
+    );
+
+    // The rows learned the new text: the next re-read recognises it.
+    let out = run(&mut reread(&url, &emu)).await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    let s = summary(&out);
+    assert_eq!(s["jobs_same_text"].as_i64(), Some(jobs), "{s}");
+
+    // Rows written before texts were kept learn theirs the same way.
+    execute(&pool, "UPDATE copy_jobs SET text_digest = NULL").await;
+    emu.set_faults(Faults::default());
+    let out = run(&mut reread(&url, &emu)).await;
+    let s = summary(&out);
+    assert_eq!(
+        (s["jobs_same_text"].as_i64(), s["jobs_unchanged"].as_i64()),
+        (Some(0), Some(jobs)),
+        "{s}"
+    );
+    let out = run(&mut reread(&url, &emu)).await;
+    assert_eq!(summary(&out)["jobs_same_text"].as_i64(), Some(jobs));
+    assert_exact(&pool, &emu, "us-east-1").await;
+}
+
+#[tokio::test]
+async fn a_text_never_vouches_for_content_its_row_no_longer_records() {
+    let url = database();
+    migrate(&url).await;
+    let emu = emulator(200, &["us-east-1"], Faults::default()).await;
+    let pool = connect(&url).await;
+    let out = run(ingest_cmd(&url, &emu, &["us-east-1"]).args(["--summary", "json"])).await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    let jobs = count(&pool, "SELECT count(*) FROM copy_jobs").await;
+
+    // A job marked gone (as reconciliation does: its hash derived, gone_at
+    // set) that AWS lists again, in the very text it was stored from, is
+    // back: a new version, not "unchanged".
+    execute(
+        &pool,
+        "UPDATE copy_jobs SET gone_at = observed_at + interval '1 second', \
+             observed_at = observed_at + interval '1 second', \
+             last_changed_at = observed_at + interval '1 second', versions = versions + 1, \
+             content_hash = decode(md5('gone:' || encode(content_hash, 'hex')), 'hex') \
+         WHERE copy_job_id = (SELECT min(copy_job_id) FROM copy_jobs)",
+    )
+    .await;
+    // Bookkeeping alone keeps the text; a re-hash forgets it.
+    execute(
+        &pool,
+        "UPDATE copy_jobs SET described_at = now() \
+         WHERE copy_job_id = (SELECT max(copy_job_id) FROM copy_jobs)",
+    )
+    .await;
+    execute(
+        &pool,
+        "UPDATE copy_jobs SET hash_version = hash_version \
+         WHERE copy_job_id = (SELECT max(copy_job_id) FROM copy_jobs)",
+    )
+    .await;
+    assert_eq!(
+        count(
+            &pool,
+            "SELECT count(*) FROM copy_jobs WHERE text_digest IS NULL"
+        )
+        .await,
+        1,
+        "only the row whose content changed forgot its text"
+    );
+
+    // Listed after it was marked gone.
+    emu.advance_clock(Duration::from_secs(2));
+    let out = run(&mut reread(&url, &emu)).await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    let s = summary(&out);
+    let changed = s["jobs_changed"].as_i64().unwrap();
+    assert!(changed >= 1, "the gone job came back: {s}");
+    assert!(
+        s["jobs_same_text"].as_i64().unwrap() <= jobs - changed,
+        "{s}"
+    );
+    assert_eq!(
+        count(
+            &pool,
+            "SELECT count(*) FROM copy_jobs WHERE gone_at IS NULL AND versions = 3 \
+             AND copy_job_id = (SELECT min(copy_job_id) FROM copy_jobs)"
+        )
+        .await,
+        1,
+        "the gone job is current again, in a version of its own"
+    );
+    assert_exact(&pool, &emu, "us-east-1").await;
+}
+
+#[tokio::test]
+async fn a_long_reread_is_listed_in_slices_side_by_side_and_misses_nothing() {
+    let url = database();
+    migrate(&url).await;
+    let emu = emulator(21_000, &["us-east-1"], Faults::default()).await;
+    let pool = connect(&url).await;
+    // A first run: nothing recorded to cut the window by, one listing.
+    let out = run(ingest_cmd(&url, &emu, &["us-east-1"]).args(["--summary", "json"])).await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(emu.stats().listings_started, 1);
+
+    // Jobs end, and new ones start, on both sides of the cuts.
+    emu.advance_clock(Duration::from_secs(6 * 3600));
+    let before = emu.stats().listings_started;
+    let out = run(&mut reread(&url, &emu)).await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    let s = summary(&out);
+    // 21,000 recorded jobs: two slices of the created listing, then the
+    // completed and the two open listings.
+    assert_eq!(emu.stats().listings_started - before, 5, "{s}");
+    assert!(s["jobs_changed"].as_i64().unwrap() > 0, "{s}");
+    assert!(
+        s["jobs_same_text"].as_i64().unwrap() > 20_000 - 1_000,
+        "{s}"
+    );
+    assert_exact(&pool, &emu, "us-east-1").await;
+    assert_no_duplicate_history(&pool).await;
+}

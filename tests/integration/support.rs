@@ -209,6 +209,13 @@ pub async fn count(pool: &sqlx::PgPool, sql: &str) -> i64 {
     sqlx::query_scalar(sql).fetch_one(pool).await.unwrap()
 }
 
+/// Runs one statement (as the database's owner), or fails the test.
+pub async fn execute(pool: &sqlx::PgPool, sql: &str) {
+    if let Err(e) = sqlx::query(sql).execute(pool).await {
+        panic!("{sql}: {e}");
+    }
+}
+
 /// An emulator for several accounts: `config` with the clock and history of
 /// [`emulator`] unless it sets its own.
 pub async fn emulator_with(config: EmulatorConfig) -> Emulator {

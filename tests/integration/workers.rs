@@ -267,13 +267,18 @@ async fn losing_the_lock_session_stops_every_target_it_guards() {
         0,
         "no checkpoint from a run that lost its lock"
     );
+    let runs: Vec<(String, Option<String>)> =
+        sqlx::query_as("SELECT status, error FROM ingest_runs ORDER BY id")
+            .fetch_all(&pool)
+            .await
+            .unwrap();
     assert_eq!(
-        count(
-            &pool,
-            "SELECT count(*) FROM ingest_runs WHERE status = 'failed' AND error LIKE '%ingest lock%'"
-        )
-        .await,
-        2
+        runs.iter()
+            .filter(|(status, error)| status == "failed"
+                && error.as_deref().is_some_and(|e| e.contains("ingest lock")))
+            .count(),
+        2,
+        "{runs:?}\n{err}"
     );
     let out = run(&mut ingest_cmd(&url, &emu, &regions)).await;
     assert!(out.status.success(), "{}", stderr(&out));

@@ -254,6 +254,11 @@ pub struct Faults {
     pub sts_latency: Duration,
     /// When set, every ListCopyJobs response is broken this way.
     pub malformed: Option<Malformed>,
+    /// ListCopyJobs writes a space after each `,` and `:` between a job's
+    /// members: the same jobs in other text (JSON writers differ, and AWS
+    /// promises no layout). A client that recognises jobs by their text must
+    /// fall back to their content.
+    pub spaced_json: bool,
     /// If non-empty, `malformed` applies only to these regions.
     pub malformed_regions: Vec<String>,
     /// These accounts get 403 `AccessDeniedException` naming the action.
@@ -493,6 +498,8 @@ pub struct Stats {
     pub expired_tokens: u64,
     /// ListCopyJobs pages answered with a broken `NextToken` on purpose.
     pub broken_pages: u64,
+    /// ListCopyJobs calls without a `NextToken`: listings started.
+    pub listings_started: u64,
     /// STS and Organizations calls refused by a Backup-only endpoint.
     pub refused_off_service: u64,
     /// Jobs sent in list pages and describe answers.

@@ -40,6 +40,7 @@ struct Counters {
     not_found: AtomicU64,
     expired_tokens: AtomicU64,
     broken_pages: AtomicU64,
+    listings_started: AtomicU64,
     refused_off_service: AtomicU64,
     jobs_returned: AtomicU64,
     regions: Mutex<BTreeMap<String, RegionStats>>,
@@ -188,6 +189,7 @@ impl Shared {
             not_found: get(&c.not_found),
             expired_tokens: get(&c.expired_tokens),
             broken_pages: get(&c.broken_pages),
+            listings_started: get(&c.listings_started),
             refused_off_service: get(&c.refused_off_service),
             jobs_returned: get(&c.jobs_returned),
             regions: c.regions.lock().unwrap_or_else(|e| e.into_inner()).clone(),
@@ -463,6 +465,9 @@ async fn list_copy_jobs(
         Ok(p) => p,
         Err(bad) => return invalid_parameter(&s, &bad.message, bad.name),
     };
+    if params.next_token.is_none() {
+        bump(&s.counters.listings_started);
+    }
     let target = s.catalog.get(&caller.account, &caller.region);
     let now = s.now();
     let lag = i64::try_from(faults.listing_lag.as_millis()).unwrap_or(i64::MAX);
@@ -526,7 +531,10 @@ async fn list_copy_jobs(
             list_body(
                 &page.jobs,
                 page.next_token.as_deref(),
-                WireOptions::default(),
+                WireOptions {
+                    spaced: faults.spaced_json,
+                    ..WireOptions::default()
+                },
             ),
         ),
         Some(Malformed::Truncated) => {
@@ -545,6 +553,7 @@ async fn list_copy_jobs(
                 page.next_token.as_deref(),
                 WireOptions {
                     size_as_string: true,
+                    ..WireOptions::default()
                 },
             ),
         ),

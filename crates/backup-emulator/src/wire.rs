@@ -10,10 +10,13 @@ use std::io::Write;
 
 use backup_model::{CopyJob, Lifecycle, RecoveryPointCreator, Timestamp, UnknownMembers};
 
-/// How a body is written; `size_as_string` breaks it on purpose (a fault).
+/// How a body is written; `size_as_string` breaks it on purpose (a fault);
+/// `spaced` writes a space after each `,` and `:` between a job's members:
+/// the same jobs in other text, as another JSON writer would send them.
 #[derive(Debug, Clone, Copy, Default)]
 pub(crate) struct WireOptions {
     pub size_as_string: bool,
+    pub spaced: bool,
 }
 
 /// `{"CopyJobs":[...],"NextToken":"..."}`
@@ -48,22 +51,38 @@ pub(crate) fn describe_body(job: &CopyJob) -> Vec<u8> {
 struct Obj<'a> {
     out: &'a mut Vec<u8>,
     first: bool,
+    spaced: bool,
 }
 
 impl<'a> Obj<'a> {
     fn open(out: &'a mut Vec<u8>) -> Self {
         out.push(b'{');
-        Obj { out, first: true }
+        Obj {
+            out,
+            first: true,
+            spaced: false,
+        }
+    }
+
+    fn separator(&mut self) {
+        if !self.first {
+            self.out
+                .extend_from_slice(if self.spaced { b", " } else { b"," });
+        }
+        self.first = false;
+    }
+
+    fn colon(&mut self) {
+        self.out
+            .extend_from_slice(if self.spaced { b": " } else { b":" });
     }
 
     fn key(&mut self, key: &str) -> &mut Vec<u8> {
-        if !self.first {
-            self.out.push(b',');
-        }
-        self.first = false;
+        self.separator();
         self.out.push(b'"');
         self.out.extend_from_slice(key.as_bytes());
-        self.out.extend_from_slice(b"\":");
+        self.out.push(b'"');
+        self.colon();
         self.out
     }
 
@@ -95,13 +114,10 @@ impl<'a> Obj<'a> {
 
     fn unknown(&mut self, members: &UnknownMembers) {
         for (key, value) in members {
-            if !self.first {
-                self.out.push(b',');
-            }
-            self.first = false;
+            self.separator();
             // Names received from elsewhere may need escaping, unlike ours.
             write_str(self.out, key);
-            self.out.push(b':');
+            self.colon();
             let _ = serde_json::to_writer(&mut *self.out, value);
         }
     }
@@ -113,6 +129,7 @@ impl<'a> Obj<'a> {
 
 fn write_job(out: &mut Vec<u8>, job: &CopyJob, opts: WireOptions) {
     let mut o = Obj::open(out);
+    o.spaced = opts.spaced;
     o.str("AccountId", &job.account_id);
     if let Some(size) = job.backup_size_in_bytes {
         if opts.size_as_string {
@@ -303,11 +320,25 @@ mod tests {
         assert_eq!(decode_all(&body).unwrap(), vec![job.clone()]);
         assert_eq!(decode_all(&describe_body(&job)).unwrap(), vec![job.clone()]);
 
+        // Spaced: other text, the same job.
+        let spaced = list_body(
+            std::slice::from_ref(&job),
+            Some("tok"),
+            WireOptions {
+                spaced: true,
+                ..WireOptions::default()
+            },
+        );
+        assert_ne!(spaced, body);
+        assert!(String::from_utf8_lossy(&spaced).contains(r#""BackupSizeInBytes": 42, "#));
+        assert_eq!(decode_all(&spaced).unwrap(), vec![job.clone()]);
+
         let broken = list_body(
             &[job],
             None,
             WireOptions {
                 size_as_string: true,
+                ..WireOptions::default()
             },
         );
         let value: serde_json::Value = serde_json::from_slice(&broken).unwrap();

@@ -27,10 +27,11 @@ use aws_smithy_runtime_api::client::runtime_plugin::RuntimePlugin;
 use aws_smithy_runtime_api::client::ser_de::{DeserializeResponse, SharedResponseDeserializer};
 use aws_smithy_types::config_bag::{ConfigBag, FrozenLayer, Layer};
 use aws_smithy_types::DateTime;
-use backup_model::{CopyJob, CopyJobState, DescribeCopyJobOutput, ListCopyJobsOutput, Timestamp};
+use backup_model::{CopyJob, CopyJobState, DescribeCopyJobOutput, Timestamp};
 use futures::Stream;
 
 use crate::error::{FetchError, FetchErrorKind};
+use crate::page::Page;
 
 /// How to reach AWS Backup. Holds no secret: credentials come from the
 /// standard chain (environment, profile, SSO, instance or task role).
@@ -214,19 +215,6 @@ impl ListFilter {
         let page = self.for_page(index);
         usize::try_from(page.max_results.unwrap_or(1000).clamp(1, 1000)).unwrap_or(1000)
     }
-}
-
-/// One page of ListCopyJobs.
-#[derive(Debug, Clone)]
-pub struct Page {
-    /// The jobs, decoded losslessly from the response body.
-    pub jobs: Vec<CopyJob>,
-    /// The token for the next page; `None` on the last page.
-    pub next_token: Option<String>,
-    /// The response's request id.
-    pub request_id: Option<String>,
-    /// When the service produced the page: its `Date` header, else our clock.
-    pub observed_at: Timestamp,
 }
 
 /// Call counters of one target client.
@@ -845,17 +833,12 @@ impl TargetClient {
         }
         self.metrics.pages.fetch_add(1, Ordering::Relaxed);
         let observed_at = captured.observed_at();
-        let page = match &captured.body {
-            Some(body) => serde_json::from_slice::<ListCopyJobsOutput>(body)
-                .map_err(|e| self.undecodable(OP, &captured, &e.to_string()))?,
-            None => return Err(malformed(OP, NO_BODY, captured.request_id.as_deref())),
+        let Some(body) = captured.body.clone() else {
+            return Err(malformed(OP, NO_BODY, captured.request_id.as_deref()));
         };
-        Ok(Page {
-            jobs: page.copy_jobs.unwrap_or_default(),
-            next_token: page.next_token.filter(|t| !t.is_empty()),
-            request_id: captured.request_id.clone(),
-            observed_at,
-        })
+        // Indexed, not decoded: the jobs are decoded when asked for, so the
+        // next page can be requested as soon as this one is read.
+        Page::from_body(body, &self.target, captured.request_id.clone(), observed_at)
     }
 
     /// Every page of ListCopyJobs for `filter`, one at a time, following
@@ -982,7 +965,7 @@ impl TargetClient {
 /// Our decoder's precise message for a body that does not decode: the
 /// member path and position of the first error for JSON, or what the body
 /// is instead (an HTML page from a proxy).
-fn decode_detail(op: &str, body: &[u8]) -> Option<String> {
+pub(crate) fn decode_detail(op: &str, body: &[u8]) -> Option<String> {
     match body.iter().find(|b| !b.is_ascii_whitespace()) {
         Some(b'{') => match op {
             "ListCopyJobs" => backup_model::Decoder::new(body)

@@ -20,13 +20,15 @@
 mod client;
 mod error;
 mod organization;
+mod page;
 
 pub use client::{
-    max_list_pages, FetchConfig, Fetcher, ListFilter, Metrics, MetricsSnapshot, Page, Target,
+    max_list_pages, FetchConfig, Fetcher, ListFilter, Metrics, MetricsSnapshot, Target,
     TargetClient,
 };
 pub use error::{FetchError, FetchErrorKind};
 pub use organization::{shard, shard_of, Shard};
+pub use page::{JobNames, Page};
 
 use backup_model::CopyJob;
 use futures::{Stream, StreamExt};

@@ -69,7 +69,7 @@ async fn drain(
         match page {
             Ok(page) => {
                 n += 1;
-                jobs += page.jobs.len();
+                jobs += page.len();
             }
             Err(e) => return (n, jobs, Some(e)),
         }

@@ -68,7 +68,7 @@ async fn each_account_assumes_its_role_once_for_all_its_regions() {
             for _ in 0..2 {
                 let mut pages = std::pin::pin!(client.list(ListFilter::default()));
                 while let Some(page) = pages.next().await {
-                    jobs += page.unwrap().jobs.len();
+                    jobs += page.unwrap().len();
                 }
             }
             jobs

@@ -110,6 +110,18 @@ impl StoreError {
         }
     }
 
+    /// Whether the connection and the server disagreed on the protocol (a
+    /// connection left out of step by a statement cut short).
+    pub fn is_protocol_error(&self) -> bool {
+        matches!(
+            self,
+            StoreError::Database {
+                source: sqlx::Error::Protocol(_),
+                ..
+            }
+        )
+    }
+
     /// Whether the error is about reaching the database (connection lost,
     /// pool timed out, server shutting down) rather than about the data: the
     /// caller may retry later.

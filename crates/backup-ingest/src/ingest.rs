@@ -22,20 +22,22 @@
 //! finished, so a crash or a failure leaves the next run to list the same
 //! window again; the writes are idempotent, so nothing is duplicated.
 
+use std::borrow::Cow;
 use std::collections::HashSet;
 use std::fmt;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use backup_fetch::{FetchError, Fetcher, ListFilter, Page, Target, TargetClient};
-use backup_model::{CopyJobState, Timestamp};
+use backup_model::{CopyJob, CopyJobState, Timestamp};
 use futures::StreamExt;
 use serde::Serialize;
 use tokio::sync::{mpsc, OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinSet;
 
 use crate::runs::RunEnd;
-use crate::{BatchOutcome, Observation, RunMode, RunOutcome, RunStatus, Store, StoreError};
+use crate::text::{text_digest, KnownTexts, TextKey};
+use crate::{BatchOutcome, DbTime, Observation, RunMode, RunOutcome, RunStatus, Store, StoreError};
 
 /// How an ingest run behaves.
 #[derive(Debug, Clone)]
@@ -135,6 +137,13 @@ impl MemoryBudget {
         }
     }
 
+    /// Room for `jobs` jobs if it is free now (`None` otherwise, or when it
+    /// exceeds the budget).
+    pub(crate) fn try_reserve(&self, jobs: usize) -> Option<OwnedSemaphorePermit> {
+        let n = u32::try_from(jobs.max(1)).ok()?;
+        self.permits.clone().try_acquire_many_owned(n).ok()
+    }
+
     /// Whether a reservation of `jobs` would have to wait: someone may be
     /// waiting for room that a partly filled batch holds.
     fn is_short_of(&self, jobs: usize) -> bool {
@@ -174,6 +183,10 @@ pub struct Counts {
     pub jobs_changed: u64,
     /// Jobs seen again unchanged.
     pub jobs_unchanged: u64,
+    /// Of the unchanged jobs, those recognised by their text alone: listed
+    /// byte for byte as when their current row was written, so neither
+    /// decoded nor hashed.
+    pub jobs_same_text: u64,
     /// Observations older than what the database holds (kept in history only).
     pub jobs_stale: u64,
     /// Jobs that could not be recorded (no CopyJobId).
@@ -205,6 +218,7 @@ impl Counts {
         self.jobs_stale += other.jobs_stale;
         self.jobs_rejected += other.jobs_rejected;
         self.jobs_described += other.jobs_described;
+        self.jobs_same_text += other.jobs_same_text;
         self.jobs_gone += other.jobs_gone;
     }
 }
@@ -447,11 +461,24 @@ pub async fn ingest_target(
                 None => RunEnd::Recorded,
             },
         };
-        let recorded = if database_gone {
+        let mut recorded = if database_gone {
             Ok(())
         } else {
             store.end_target_run(run_id, &run_outcome, &end).await
         };
+        // A statement cut short when the lock was lost can leave a pooled
+        // connection out of step with the server (sqlx then reports a
+        // protocol error and drops it): the end is recorded on another.
+        for _ in 0..3 {
+            if !matches!(&recorded, Err(e) if e.is_protocol_error()) {
+                break;
+            }
+            recorded = store.end_target_run(run_id, &run_outcome, &end).await;
+        }
+        if let (Err(e), Err(_)) = (&recorded, &listed) {
+            // The listing's error is the target's; this one would be lost.
+            tracing::error!(target = %name, run_id, error = %e.detail(), "could not record the end of the run");
+        }
         // The lock is released once the run's end is recorded; dropping it
         // on an error path releases it too.
         let released = lock.release().await;
@@ -589,28 +616,54 @@ impl Window {
 /// each bound is read no job created around T falls between two listings:
 /// read strictly they are exactly disjoint; read inclusively, a job created
 /// in the millisecond before T or at T comes twice and is counted once.
-fn listings(since: Option<Timestamp>, max_results: i32) -> Vec<(&'static str, ListFilter)> {
+///
+/// The created-since listing (or, without T, the listing of everything) is
+/// cut at `splits`, instants of creation in increasing order, into slices
+/// listed side by side: a listing's pages come one after another (each
+/// `NextToken` comes with the page before), so a long one is as slow as its
+/// pages times AWS's latency, while slices run at once. A slice from S
+/// starts one millisecond before S, as the created-since listing does.
+fn listings(
+    since: Option<Timestamp>,
+    splits: &[Timestamp],
+    max_results: i32,
+) -> Vec<(&'static str, ListFilter)> {
     let base = ListFilter {
         max_results: Some(max_results),
         ..ListFilter::default()
     };
-    let Some(since) = since else {
-        return vec![("all", base)];
+    let splits: Vec<Timestamp> = splits
+        .iter()
+        .copied()
+        .filter(|&s| since.is_none_or(|since| s > since))
+        .collect();
+    let slices = |name: &'static str, from: Option<Timestamp>| {
+        let starts = std::iter::once(from).chain(splits.iter().map(|&s| Some(s)));
+        let ends = splits.iter().map(|&s| Some(s)).chain(std::iter::once(None));
+        starts
+            .zip(ends)
+            .map(|(start, end)| {
+                (
+                    name,
+                    ListFilter {
+                        created_after: start.map(|s| s.add_millis(-1)),
+                        created_before: end,
+                        ..base.clone()
+                    },
+                )
+            })
+            .collect::<Vec<_>>()
     };
-    let just_before = since.add_millis(-1);
-    vec![
-        (
-            "created",
-            ListFilter {
-                created_after: Some(just_before),
-                ..base.clone()
-            },
-        ),
+    let Some(since) = since else {
+        return slices("all", None);
+    };
+    let mut all = slices("created", Some(since));
+    all.extend([
         (
             "completed",
             ListFilter {
                 created_before: Some(since),
-                complete_after: Some(just_before),
+                complete_after: Some(since.add_millis(-1)),
                 ..base.clone()
             },
         ),
@@ -630,13 +683,36 @@ fn listings(since: Option<Timestamp>, max_results: i32) -> Vec<(&'static str, Li
                 ..base
             },
         ),
-    ]
+    ]);
+    all
+}
+
+/// The most slices a long listing is cut into.
+const MAX_SLICES: usize = 8;
+/// Recorded jobs a slice should hold at least: ten full pages.
+const JOBS_PER_SLICE: u64 = 10_000;
+
+/// Where to cut a window whose recorded jobs number `known`, given the
+/// instants that cut them into [`MAX_SLICES`] equal parts: into 1, 2, 4 or
+/// 8 slices of at least [`JOBS_PER_SLICE`] jobs each.
+fn choose_splits(known: u64, quantiles: &[Timestamp]) -> Vec<Timestamp> {
+    let wanted = (known / JOBS_PER_SLICE).clamp(1, MAX_SLICES as u64) as usize;
+    let slices = 1usize << wanted.ilog2();
+    if quantiles.len() + 1 != MAX_SLICES {
+        return Vec::new();
+    }
+    let step = MAX_SLICES / slices;
+    let mut splits: Vec<Timestamp> = (1..slices).map(|j| quantiles[j * step - 1]).collect();
+    splits.dedup();
+    splits
 }
 
 /// A page received by a listing task, with the room its jobs take in the
 /// run's [`MemoryBudget`].
 struct Fetched {
     page: Page,
+    /// The page's jobs, when the listing decoded them.
+    jobs: Option<Vec<CopyJob>>,
     room: OwnedSemaphorePermit,
 }
 
@@ -655,7 +731,25 @@ async fn run_listings(
     name: &str,
     progress: &dyn ProgressSink,
 ) -> Result<Listed, TargetError> {
-    let filters = listings(since, options.max_results);
+    // A full run, or a re-read from an explicit --since, is listed in
+    // slices cut where the record's jobs of the window split evenly (an
+    // incremental run's window is short: one listing of each kind). With
+    // no job of the window recorded, no job can be recognised by its text.
+    let mut splits = Vec::new();
+    let mut check_texts = true;
+    // Room to read the window's recorded texts at once.
+    let mut texts_room = None;
+    if since.is_none() || options.since.is_some() {
+        let (known, quantiles) = store
+            .creation_splits(client.account(), client.region(), since, MAX_SLICES)
+            .await?;
+        splits = choose_splits(known, &quantiles);
+        check_texts = known > 0;
+        if check_texts {
+            texts_room = KnownTexts::reserve(known, &options.memory);
+        }
+    }
+    let filters = listings(since, &splits, options.max_results);
     let (tx, rx) = mpsc::channel(2 * filters.len());
     // Each listing in a task of its own: the next pages download (and
     // decode) while a batch is being written, and the listings of a target
@@ -666,36 +760,46 @@ async fn run_listings(
             client.clone(),
             listing,
             filter,
+            !check_texts,
             options.memory.clone(),
             tx.clone(),
         ));
     }
     drop(tx);
+    // Read while the first pages download (dropping `tasks` on an error
+    // stops the listings).
+    let texts = match texts_room {
+        Some(room) => {
+            Some(KnownTexts::load(store, client.account(), client.region(), since, room).await?)
+        }
+        None => None,
+    };
     let mut sink = StoreSink {
         store,
         run_id,
+        check_texts,
+        texts,
+        account: client.account(),
+        region: client.region(),
         counts,
         name,
         progress,
     };
-    pump(
-        tasks,
-        rx,
-        client.account(),
-        client.region(),
-        options,
-        &mut sink,
-    )
-    .await
+    pump(tasks, rx, options, &mut sink).await
 }
 
 /// One listing: every page of `filter`, each sent with its room in the
 /// budget. A page's room is reserved before the page is asked for (the
 /// response can hold `MaxResults` jobs), then cut to what the page holds.
+///
+/// With `decode`, the listing decodes each page's jobs as it receives them
+/// (a run that will decode every job does it here, beside the writes);
+/// otherwise the jobs are left as text for the writer to look up.
 async fn list_into(
     client: TargetClient,
     listing: &'static str,
     filter: ListFilter,
+    decode: bool,
     memory: MemoryBudget,
     tx: mpsc::Sender<Message>,
 ) {
@@ -707,49 +811,120 @@ async fn list_into(
             return;
         };
         index += 1;
-        let page = match page {
-            Ok(page) => page,
+        let decoded = page.and_then(|page| {
+            let jobs = if decode { Some(page.jobs()?) } else { None };
+            Ok((page, jobs))
+        });
+        let (page, jobs) = match decoded {
+            Ok(decoded) => decoded,
             Err(e) => {
                 let _ = tx.send(Err(e)).await;
                 return;
             }
         };
-        let spare = room.num_permits().saturating_sub(page.jobs.len());
+        let spare = room.num_permits().saturating_sub(page.len());
         drop(room.split(spare));
         let last = page.next_token.is_none();
-        tracing::trace!(
-            listing,
-            page = index,
-            jobs = page.jobs.len(),
-            "page received"
-        );
-        if tx.send(Ok(Fetched { page, room })).await.is_err() || last {
+        tracing::trace!(listing, page = index, jobs = page.len(), "page received");
+        if tx.send(Ok(Fetched { page, jobs, room })).await.is_err() || last {
             return;
         }
     }
 }
 
+/// A job as listed, not yet decoded: its page and place on it, its key,
+/// and the digest of its text.
+struct ListedJob {
+    page: Arc<Page>,
+    index: usize,
+    /// The key's account: the job's AccountId, or the target's.
+    account_id: Option<String>,
+    /// `None` for a job without (or with an empty) CopyJobId: it is decoded
+    /// and refused by the write.
+    copy_job_id: Option<String>,
+    digest: [u8; 16],
+    /// The job, when it was decoded as it was received.
+    job: Option<CopyJob>,
+}
+
 /// Where the jobs of a target's listings go, a batch at a time.
 trait BatchSink {
-    /// Writes `batch`: jobs received once each in this run.
-    async fn write(&mut self, batch: &[Observation]) -> Result<(), TargetError>;
+    /// Writes `batch`: jobs received once each in this run (decoded jobs
+    /// may be taken out).
+    async fn write(&mut self, batch: &mut [ListedJob]) -> Result<(), TargetError>;
 }
 
 /// Writes batches to the store and keeps the target's counts.
 struct StoreSink<'a> {
     store: &'a Store,
     run_id: i64,
+    /// Whether to look jobs up by their text before decoding them.
+    check_texts: bool,
+    /// The window's recorded texts, when read at once: then jobs are looked
+    /// up in memory, not with a query per batch.
+    texts: Option<KnownTexts>,
+    account: &'a str,
+    region: &'a str,
     counts: &'a mut Counts,
     name: &'a str,
     progress: &'a dyn ProgressSink,
 }
 
 impl BatchSink for StoreSink<'_> {
-    async fn write(&mut self, batch: &[Observation]) -> Result<(), TargetError> {
+    /// Jobs listed with their current row's text are unchanged: one lookup
+    /// finds them, and only the others are decoded, hashed and written.
+    async fn write(&mut self, batch: &mut [ListedJob]) -> Result<(), TargetError> {
         self.counts.jobs_seen += batch.len() as u64;
-        let outcome = self.store.write_batch(self.run_id, batch).await?;
+        let keyed: Vec<(usize, TextKey<'_>)> = batch
+            .iter()
+            .enumerate()
+            .filter_map(|(i, job)| {
+                Some((
+                    i,
+                    TextKey {
+                        account_id: job.account_id.as_deref().unwrap_or(self.account),
+                        copy_job_id: job.copy_job_id.as_deref()?,
+                        digest: job.digest,
+                        observed_at: DbTime(job.page.observed_at),
+                    },
+                ))
+            })
+            .collect();
+        let same = match (&self.texts, self.check_texts) {
+            (_, false) => Vec::new(),
+            (Some(texts), true) => keyed.iter().map(|(_, k)| texts.same(k)).collect(),
+            (None, true) => {
+                let keys: Vec<TextKey<'_>> = keyed.iter().map(|(_, k)| *k).collect();
+                self.store.same_text(self.region, &keys).await?
+            }
+        };
+        let mut skip = vec![false; batch.len()];
+        for ((i, _), same) in keyed.iter().zip(same) {
+            skip[*i] = same;
+        }
+        let same_text = skip.iter().filter(|&&s| s).count() as u64;
+        let mut observations = Vec::with_capacity(batch.len() - same_text as usize);
+        let mut digests = Vec::with_capacity(observations.capacity());
+        for (job, _) in batch.iter_mut().zip(&skip).filter(|(_, &skip)| !skip) {
+            observations.push(Observation {
+                account_id: self.account.to_owned(),
+                region: self.region.to_owned(),
+                observed_at: job.page.observed_at,
+                job: match job.job.take() {
+                    Some(decoded) => decoded,
+                    None => job.page.job(job.index)?,
+                },
+            });
+            digests.push(Some(job.digest));
+        }
+        let outcome = self
+            .store
+            .write_listed(self.run_id, &observations, &digests)
+            .await?;
         report_rejected(self.name, &outcome);
         self.counts.add_batch(&outcome);
+        self.counts.jobs_unchanged += same_text;
+        self.counts.jobs_same_text += same_text;
         self.progress.update(self.name, self.counts);
         Ok(())
     }
@@ -771,8 +946,6 @@ const SHORT_CHECK: Duration = Duration::from_millis(20);
 async fn pump(
     mut tasks: JoinSet<()>,
     mut rx: mpsc::Receiver<Message>,
-    account: &str,
-    region: &str,
     options: &IngestOptions,
     sink: &mut impl BatchSink,
 ) -> Result<Listed, TargetError> {
@@ -782,7 +955,7 @@ async fn pump(
     };
     let page_room = usize::try_from(options.max_results).unwrap_or(1000);
     let result = async {
-        let mut batch: Vec<Observation> = Vec::new();
+        let mut batch: Vec<ListedJob> = Vec::new();
         let mut room: Option<OwnedSemaphorePermit> = None;
         loop {
             let next = if batch.is_empty() {
@@ -792,7 +965,7 @@ async fn pump(
                     Ok(next) => next,
                     Err(_) => {
                         if options.memory.is_short_of(page_room) {
-                            sink.write(&batch).await?;
+                            sink.write(&mut batch).await?;
                             batch.clear();
                             room = None;
                         }
@@ -803,6 +976,7 @@ async fn pump(
             let Some(message) = next else { break };
             let Fetched {
                 page,
+                jobs,
                 room: page_room,
             } = message?;
             listed.first_observed = Some(
@@ -810,19 +984,36 @@ async fn pump(
                     .first_observed
                     .map_or(page.observed_at, |t| t.min(page.observed_at)),
             );
-            for job in page.jobs {
+            let page = Arc::new(page);
+            let mut jobs = jobs.map(Vec::into_iter);
+            for index in 0..page.len() {
+                // Jobs the listing decoded give their names; the others are
+                // only read for them.
+                let decoded = jobs.as_mut().and_then(Iterator::next);
+                let (account_id, copy_job_id, job) = if let Some(job) = decoded {
+                    (job.account_id.clone(), job.copy_job_id.clone(), Some(job))
+                } else {
+                    let names = page.job_names(index)?;
+                    (
+                        names.account_id.map(Cow::into_owned),
+                        names.copy_job_id.map(Cow::into_owned),
+                        None,
+                    )
+                };
                 // The listings are disjoint, but a bound read inclusively
                 // can let a job come twice: it is recorded once.
-                if let Some(id) = &job.copy_job_id {
+                if let Some(id) = &copy_job_id {
                     if !listed.seen.insert(id) {
                         continue;
                     }
                 }
-                batch.push(Observation {
-                    account_id: account.to_owned(),
-                    region: region.to_owned(),
-                    observed_at: page.observed_at,
+                batch.push(ListedJob {
+                    account_id,
+                    copy_job_id: copy_job_id.filter(|id| !id.is_empty()),
+                    digest: text_digest(page.job_text(index)),
                     job,
+                    page: Arc::clone(&page),
+                    index,
                 });
             }
             match &mut room {
@@ -830,13 +1021,13 @@ async fn pump(
                 None => room = Some(page_room),
             }
             if batch.len() >= options.batch_size {
-                sink.write(&batch).await?;
+                sink.write(&mut batch).await?;
                 batch.clear();
                 room = None;
             }
         }
         if !batch.is_empty() {
-            sink.write(&batch).await?;
+            sink.write(&mut batch).await?;
         }
         drop(room);
         Ok::<(), TargetError>(())
@@ -983,10 +1174,44 @@ mod tests {
     #[test]
     fn incremental_listings_are_disjoint_and_leave_no_gap() {
         let since = ts("2026-01-01T00:00:00Z");
-        let filters = listings(Some(since), 1000);
-        assert_eq!(filters.len(), 4);
-        assert_eq!(listings(None, 1000).len(), 1);
-        let around: Vec<Timestamp> = (-3..=3).map(|ms| since.add_millis(ms)).collect();
+        let split = since.add_millis(2);
+        assert_eq!(listings(Some(since), &[], 1000).len(), 4);
+        assert_eq!(listings(None, &[], 1000).len(), 1);
+        // Splits at or before T cut nothing.
+        assert_eq!(listings(Some(since), &[since, split], 1000).len(), 5);
+        assert_eq!(listings(None, &[since, split], 1000).len(), 3);
+        for (since, filters) in [
+            (Some(since), listings(Some(since), &[], 1000)),
+            (Some(since), listings(Some(since), &[split], 1000)),
+            (None, listings(None, &[since, split], 1000)),
+        ] {
+            listings_cover_the_window_once(since, split, &filters);
+        }
+    }
+
+    #[test]
+    fn a_window_is_cut_into_slices_of_ten_pages_or_more() {
+        let q: Vec<Timestamp> = (1..8)
+            .map(|h| ts("2026-01-01T00:00:00Z").add_millis(h * 3_600_000))
+            .collect();
+        assert_eq!(choose_splits(0, &q), []);
+        assert_eq!(choose_splits(19_999, &q), []);
+        assert_eq!(choose_splits(20_000, &q), [q[3]]);
+        assert_eq!(choose_splits(79_999, &q), [q[1], q[3], q[5]]);
+        assert_eq!(choose_splits(10_000_000, &q), q);
+        // Jobs created at one instant are not cut.
+        assert_eq!(choose_splits(100_000, &[q[0]; 7]), [q[0]]);
+        assert_eq!(choose_splits(100_000, &[]), []);
+    }
+
+    /// Checks every combination of times around `t` and `split`.
+    fn listings_cover_the_window_once(
+        since: Option<Timestamp>,
+        split: Timestamp,
+        filters: &[(&'static str, ListFilter)],
+    ) {
+        let t = since.unwrap_or(split);
+        let around: Vec<Timestamp> = (-3..=5).map(|ms| t.add_millis(ms)).collect();
         let states = [
             CopyJobState::Created,
             CopyJobState::Running,
@@ -1005,8 +1230,10 @@ mod tests {
                         continue;
                     }
                     // What an incremental run must see: created or completed
-                    // since T, or still open.
-                    let wanted = created >= since || completed.is_some_and(|c| c >= since) || open;
+                    // since T, or still open; a full run, everything.
+                    let wanted = since.is_none_or(|since| {
+                        created >= since || completed.is_some_and(|c| c >= since) || open
+                    });
                     let strict = filters
                         .iter()
                         .filter(|(_, f)| selects(f, false, created, completed, state))
@@ -1035,10 +1262,14 @@ mod tests {
     }
 
     impl BatchSink for Collect {
-        async fn write(&mut self, batch: &[Observation]) -> Result<(), TargetError> {
+        async fn write(&mut self, batch: &mut [ListedJob]) -> Result<(), TargetError> {
             self.batches += 1;
-            self.ids
-                .extend(batch.iter().filter_map(|o| o.job.copy_job_id.clone()));
+            for job in batch {
+                let decoded = job.page.job(job.index)?;
+                assert_eq!(decoded.copy_job_id, job.copy_job_id);
+                assert_eq!(job.digest, text_digest(job.page.job_text(job.index)));
+                self.ids.extend(decoded.copy_job_id);
+            }
             // Let other targets run between batches, as a database write does.
             tokio::task::yield_now().await;
             Ok(())
@@ -1046,15 +1277,25 @@ mod tests {
     }
 
     fn page(ids: impl IntoIterator<Item = String>, last: bool) -> Page {
-        Page {
-            jobs: ids
-                .into_iter()
-                .map(|id| serde_json::from_value(serde_json::json!({ "CopyJobId": id })).unwrap())
-                .collect(),
-            next_token: (!last).then(|| "more".to_owned()),
-            request_id: None,
-            observed_at: ts("2026-01-01T00:00:00Z"),
+        let jobs: Vec<_> = ids
+            .into_iter()
+            .map(|id| serde_json::json!({ "CopyJobId": id }))
+            .collect();
+        let mut body = serde_json::json!({ "CopyJobs": jobs });
+        if !last {
+            body["NextToken"] = "more".into();
         }
+        let target = Target {
+            account: Some("111122223333".to_owned()),
+            region: "eu-west-1".to_owned(),
+        };
+        Page::from_body(
+            serde_json::to_vec(&body).unwrap().into(),
+            &target,
+            None,
+            ts("2026-01-01T00:00:00Z"),
+        )
+        .unwrap()
     }
 
     #[tokio::test]
@@ -1066,11 +1307,17 @@ mod tests {
         tasks.spawn(async move {
             let room = memory.reserve(1).await;
             let first = page(["job-1".to_owned()], false);
-            tx.send(Ok(Fetched { page: first, room })).await.ok();
+            tx.send(Ok(Fetched {
+                page: first,
+                jobs: None,
+                room,
+            }))
+            .await
+            .ok();
             panic!("the listing broke after its first page");
         });
         let mut sink = Collect::default();
-        let result = pump(tasks, rx, "111122223333", "eu-west-1", &options, &mut sink).await;
+        let result = pump(tasks, rx, &options, &mut sink).await;
         let error = result
             .err()
             .expect("a panic in a listing is the target's error");
@@ -1096,15 +1343,7 @@ mod tests {
             );
             tx.send(Err(error)).await.ok();
         });
-        let result = pump(
-            tasks,
-            rx,
-            "111122223333",
-            "eu-west-1",
-            &options,
-            &mut Collect::default(),
-        )
-        .await;
+        let result = pump(tasks, rx, &options, &mut Collect::default()).await;
         assert!(result.is_err());
     }
 
@@ -1135,7 +1374,15 @@ mod tests {
                                 .collect();
                             drop(room.split(room.num_permits() - ids.len()));
                             let page = page(ids, p == 4);
-                            if tx.send(Ok(Fetched { page, room })).await.is_err() {
+                            if tx
+                                .send(Ok(Fetched {
+                                    page,
+                                    jobs: None,
+                                    room,
+                                }))
+                                .await
+                                .is_err()
+                            {
                                 return;
                             }
                         }
@@ -1143,7 +1390,7 @@ mod tests {
                 }
                 drop(tx);
                 let mut sink = Collect::default();
-                let listed = pump(tasks, rx, "111122223333", "eu-west-1", &options, &mut sink)
+                let listed = pump(tasks, rx, &options, &mut sink)
                     .await
                     .expect("the target finishes");
                 (listed.seen.len(), sink.ids.len())

@@ -23,6 +23,7 @@ mod rehash;
 mod rows;
 mod runs;
 mod store;
+mod text;
 pub mod verify;
 mod write;
 

@@ -55,7 +55,8 @@ const fn count_columns(list: &str) -> usize {
 pub(crate) fn copy_current_statement() -> String {
     format!(
         "COPY copy_jobs (account_id, region, copy_job_id, {MEMBER_COLUMNS}, \
-         observed_at, first_seen_at, last_seen_at, last_changed_at, versions, run_id) \
+         observed_at, first_seen_at, last_seen_at, last_changed_at, versions, run_id, \
+         text_digest) \
          FROM STDIN (FORMAT binary)"
     )
 }
@@ -185,15 +186,26 @@ impl CopyPayload {
 
     /// A `copy_jobs` row: the job's fields (from [`RowEncoder::push_job`]),
     /// then observed_at, first_seen_at, last_seen_at, last_changed_at,
-    /// versions, and the run that wrote the version.
-    pub(crate) fn push_current(&mut self, job_fields: &[u8], book: &Bookkeeping, run_id: i64) {
-        self.start_row(job_fields, 6);
+    /// versions, the run that wrote the version, and the digest of the text
+    /// the job was decoded from (NULL when unknown).
+    pub(crate) fn push_current(
+        &mut self,
+        job_fields: &[u8],
+        book: &Bookkeeping,
+        run_id: i64,
+        text_digest: Option<&[u8; 16]>,
+    ) {
+        self.start_row(job_fields, 7);
         put_time(&mut self.buf, Some(book.observed_at));
         put_time(&mut self.buf, Some(book.first_seen_at));
         put_time(&mut self.buf, Some(book.last_seen_at));
         put_time(&mut self.buf, Some(book.last_changed_at));
         put_field(&mut self.buf, &book.versions.to_be_bytes());
         put_field(&mut self.buf, &run_id.to_be_bytes());
+        match text_digest {
+            Some(digest) => put_field(&mut self.buf, digest),
+            None => put_null(&mut self.buf),
+        }
     }
 
     /// A `copy_job_history` row (a superseded version): the job's fields,
@@ -645,17 +657,20 @@ mod tests {
             last_changed_at: at,
             versions: 3,
         };
-        current.push_current(&fields, &book, 7);
+        current.push_current(&fields, &book, 7, Some(&[9; 16]));
+        current.push_current(&fields, &book, 7, None);
         let rows = parse(&current.finish());
-        assert_eq!(rows[0].len(), 3 + members.len() + 6);
+        assert_eq!(rows[0].len(), 3 + members.len() + 7);
         assert_eq!(
             rows[0][3 + members.len() + 4].as_deref(),
             Some(&3i32.to_be_bytes()[..])
         );
         assert_eq!(
-            rows[0].last().unwrap().as_deref(),
+            rows[0][3 + members.len() + 5].as_deref(),
             Some(&7i64.to_be_bytes()[..])
         );
+        assert_eq!(rows[0].last().unwrap().as_deref(), Some(&[9; 16][..]));
+        assert_eq!(rows[1].last().unwrap().as_deref(), None);
     }
 
     #[test]

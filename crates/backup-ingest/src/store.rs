@@ -322,7 +322,19 @@ impl Store {
         run_id: i64,
         batch: &[Observation],
     ) -> Result<BatchOutcome, StoreError> {
-        crate::write::write_batch(&self.pool, run_id, batch).await
+        crate::write::write_batch(&self.pool, run_id, batch, &[]).await
+    }
+
+    /// [`Store::write_batch`] for jobs decoded from listed text:
+    /// `text_digests[i]` is the digest of the text `batch[i]` was decoded
+    /// from, kept with the current row written from it.
+    pub(crate) async fn write_listed(
+        &self,
+        run_id: i64,
+        batch: &[Observation],
+        text_digests: &[Option<[u8; 16]>],
+    ) -> Result<BatchOutcome, StoreError> {
+        crate::write::write_batch(&self.pool, run_id, batch, text_digests).await
     }
 
     /// Takes the ingest lock of a target on the store's lock session (one
@@ -353,6 +365,45 @@ impl Store {
         .await
         .map_err(StoreError::db("reading the checkpoint"))?;
         Ok(t.map(|t| t.0))
+    }
+
+    /// How many jobs of the target the record holds created since `since`
+    /// (all of them without it), and the instants of creation that cut them
+    /// into `slices` parts of about the same size (`slices - 1` instants in
+    /// increasing order, none when no job has a creation date).
+    pub(crate) async fn creation_splits(
+        &self,
+        account: &str,
+        region: &str,
+        since: Option<Timestamp>,
+        slices: usize,
+    ) -> Result<(u64, Vec<Timestamp>), StoreError> {
+        let fractions: Vec<f64> = (1..slices.max(1))
+            .map(|i| i as f64 / slices as f64)
+            .collect();
+        let (known, splits): (i64, Option<Vec<Option<DbTime>>>) = sqlx::query_as(
+            "SELECT count(*), \
+                    percentile_disc($4::float8[]) WITHIN GROUP (ORDER BY creation_date) \
+             FROM copy_jobs \
+             WHERE account_id = $1 AND region = $2 \
+               AND ($3::timestamptz IS NULL OR creation_date >= $3)",
+        )
+        .bind(account)
+        .bind(region)
+        .bind(since.map(DbTime))
+        .bind(&fractions)
+        .fetch_one(&self.pool)
+        .await
+        .map_err(StoreError::db(
+            "reading when the target's jobs were created",
+        ))?;
+        let splits: Vec<Timestamp> = splits
+            .unwrap_or_default()
+            .into_iter()
+            .map(|t| t.map(|t| t.0))
+            .collect::<Option<_>>()
+            .unwrap_or_default();
+        Ok((u64::try_from(known).unwrap_or(0), splits))
     }
 
     /// Records that run `run_id` listed the target completely up to

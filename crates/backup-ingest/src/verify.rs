@@ -195,9 +195,9 @@ pub async fn verify_target(
     let mut rows_checked = 0u64;
     let mut pages = std::pin::pin!(client.list(filter));
     while let Some(page) = pages.next().await {
-        let page = page?;
-        let mut keys: Vec<(JobKey, CopyJob)> = Vec::with_capacity(page.jobs.len());
-        for job in page.jobs {
+        let jobs = page?.jobs()?;
+        let mut keys: Vec<(JobKey, CopyJob)> = Vec::with_capacity(jobs.len());
+        for job in jobs {
             if let Some(key) = JobKey::of(&account, &region, &job) {
                 if listed.insert(key_hash(&key)) {
                     keys.push((key, job));

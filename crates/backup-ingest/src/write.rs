@@ -66,6 +66,8 @@ struct Staged<'a> {
     key: JobKey,
     obs: &'a Observation,
     hash: Option<[u8; 16]>,
+    /// The digest of the JSON text the job was decoded from, when known.
+    text_digest: Option<[u8; 16]>,
 }
 
 /// Bytes of `COPY` data sent at a time.
@@ -175,10 +177,15 @@ impl<'a> KeyTimes<'a> {
 }
 
 /// Writes `batch` (see the module docs).
+///
+/// `text_digests` is empty, or holds for each observation the digest of the
+/// JSON text its job was decoded from (see [`crate::text`]), stored with a
+/// current row written from it.
 pub(crate) async fn write_batch(
     pool: &PgPool,
     run_id: i64,
     batch: &[Observation],
+    text_digests: &[Option<[u8; 16]>],
 ) -> Result<BatchOutcome, StoreError> {
     let mut outcome = BatchOutcome::default();
 
@@ -212,6 +219,7 @@ pub(crate) async fn write_batch(
             key,
             obs: &batch[i],
             hash: None,
+            text_digest: text_digests.get(i).copied().flatten(),
         })
         .collect();
     if staged.is_empty() {
@@ -295,11 +303,12 @@ async fn attempt_batch(
     .map_err(AttemptError::db("taking the write locks"))?;
 
     let keys = key_arrays(staged);
-    let (current, seen) = read_current(conn, &keys, staged).await?;
+    let (current, seen, new_text) = read_current(conn, &keys, staged).await?;
 
     let around = read_around(conn, staged, &current).await?;
     let plan = make_plan(staged, &current, &seen, &around);
     let outcome = apply_plan(conn, run_id, staged, plan, encoder).await?;
+    remember_texts(conn, staged, &new_text).await?;
 
     tx.commit()
         .await
@@ -338,45 +347,62 @@ fn key_arrays<'s>(staged: &'s [Staged<'_>]) -> KeyList<'s> {
 /// ([`classify`] says `Seen`): the server tells those apart and sends only
 /// their positions, in one array, so that a re-read of unchanged jobs
 /// costs no row per job on the wire or in the client. Other rows come whole.
+///
+/// Of the unchanged ones, those whose text is known and not the one the row
+/// remembers come back too (the third vector), so that the row learns it:
+/// rows written before the text was kept, or whose text changed without its
+/// content (another member order), are then recognised by their text the
+/// next time.
 async fn read_current(
     conn: &mut PgConnection,
     keys: &KeyList<'_>,
     staged: &[Staged<'_>],
-) -> Result<(Vec<Option<Current>>, Vec<bool>), AttemptError> {
+) -> Result<(Vec<Option<Current>>, Vec<bool>, Vec<bool>), AttemptError> {
     let context = "reading current rows";
     // A job that cannot be stored has no hash: an empty one matches nothing.
     let hashes: Vec<&[u8]> = staged
         .iter()
         .map(|s| s.hash.as_ref().map_or(&[][..], |h| &h[..]))
         .collect();
+    // An unknown text: empty, never remembered.
+    let digests: Vec<&[u8]> = staged
+        .iter()
+        .map(|s| s.text_digest.as_ref().map_or(&[][..], |d| &d[..]))
+        .collect();
     let times: Vec<DbTime> = staged.iter().map(|s| DbTime(s.obs.observed_at)).collect();
     let rows = sqlx::query(
         "WITH j AS MATERIALIZED (
              SELECT k.i, c.content_hash, c.observed_at, c.first_seen_at, c.last_seen_at,
                     c.last_changed_at, c.versions,
-                    c.content_hash = k.h AND k.t >= c.last_changed_at AS seen
-             FROM unnest($1::text[], $2::text[], $3::text[], $4::bytea[], $5::timestamptz[])
-                  WITH ORDINALITY AS k(account_id, region, copy_job_id, h, t, i)
+                    c.content_hash = k.h AND k.t >= c.last_changed_at AS seen,
+                    k.d <> '' AND c.text_digest IS DISTINCT FROM k.d AS new_text
+             FROM unnest($1::text[], $2::text[], $3::text[], $4::bytea[], $5::timestamptz[],
+                         $6::bytea[])
+                  WITH ORDINALITY AS k(account_id, region, copy_job_id, h, t, d, i)
              JOIN copy_jobs c
                ON c.account_id = k.account_id AND c.region = k.region
               AND c.copy_job_id = k.copy_job_id)
          SELECT i, content_hash, observed_at, first_seen_at, last_seen_at, last_changed_at,
-                versions, NULL::int8[]
+                versions, NULL::int8[], NULL::int8[]
          FROM j WHERE NOT seen
          UNION ALL
-         SELECT NULL, NULL, NULL, NULL, NULL, NULL, NULL, array_agg(i) FROM j WHERE seen",
+         SELECT NULL, NULL, NULL, NULL, NULL, NULL, NULL, array_agg(i),
+                array_agg(i) FILTER (WHERE new_text)
+         FROM j WHERE seen",
     )
     .bind(&keys.accounts)
     .bind(&keys.regions)
     .bind(&keys.ids)
     .bind(&hashes)
     .bind(&times)
+    .bind(&digests)
     .fetch_all(&mut *conn)
     .await
     .map_err(AttemptError::db(context))?;
     let len = staged.len();
     let mut current = vec![None; len];
     let mut seen = vec![false; len];
+    let mut new_text = vec![false; len];
     let position = |i: i64| {
         usize::try_from(i - 1)
             .ok()
@@ -389,6 +415,10 @@ async fn read_current(
             let positions: Option<Vec<i64>> = row.try_get(7).map_err(AttemptError::db(context))?;
             for i in positions.unwrap_or_default() {
                 seen[position(i)?] = true;
+            }
+            let positions: Option<Vec<i64>> = row.try_get(8).map_err(AttemptError::db(context))?;
+            for i in positions.unwrap_or_default() {
+                new_text[position(i)?] = true;
             }
             continue;
         };
@@ -410,7 +440,40 @@ async fn read_current(
             },
         });
     }
-    Ok((current, seen))
+    Ok((current, seen, new_text))
+}
+
+/// Stores the text digests of unchanged jobs whose row does not know their
+/// text yet (see [`read_current`]): one statement, only the digest column.
+async fn remember_texts(
+    conn: &mut PgConnection,
+    staged: &[Staged<'_>],
+    new_text: &[bool],
+) -> Result<(), AttemptError> {
+    let mut keys = KeyList::default();
+    let mut digests: Vec<&[u8]> = Vec::new();
+    for (s, _) in staged.iter().zip(new_text).filter(|(_, &new)| new) {
+        if let Some(digest) = &s.text_digest {
+            keys.push(&s.key);
+            digests.push(digest);
+        }
+    }
+    if digests.is_empty() {
+        return Ok(());
+    }
+    sqlx::query(
+        "UPDATE copy_jobs c SET text_digest = v.d
+         FROM unnest($1::text[], $2::text[], $3::text[], $4::bytea[]) AS v(a, r, i, d)
+         WHERE c.account_id = v.a AND c.region = v.r AND c.copy_job_id = v.i",
+    )
+    .bind(&keys.accounts)
+    .bind(&keys.regions)
+    .bind(&keys.ids)
+    .bind(&digests)
+    .execute(&mut *conn)
+    .await
+    .map_err(AttemptError::db("remembering the text of unchanged jobs"))?;
+    Ok(())
 }
 
 /// Whether an observation needs the history around its time to be placed:
@@ -752,7 +815,7 @@ async fn apply_plan(
         for (i, book) in plan.current.iter().enumerate() {
             let Some(book) = book else { continue };
             match fields.get(i, &staged[i], encoder) {
-                Ok(row) => payload.push_current(row, book, run_id),
+                Ok(row) => payload.push_current(row, book, run_id, staged[i].text_digest.as_ref()),
                 Err(e) => {
                     result = Err(e);
                     break;
