@@ -800,3 +800,58 @@ async fn a_long_reread_is_listed_in_slices_side_by_side_and_misses_nothing() {
     assert_exact(&pool, &emu, "us-east-1").await;
     assert_no_duplicate_history(&pool).await;
 }
+
+#[tokio::test]
+async fn a_reread_beside_an_import_is_not_trusted() {
+    let url = database();
+    migrate(&url).await;
+    let emu = emulator(300, &["us-east-1"], Faults::default()).await;
+    let pool = connect(&url).await;
+    let out = run(ingest_cmd(&url, &emu, &["us-east-1"]).args(["--summary", "json"])).await;
+    assert!(out.status.success(), "{}", stderr(&out));
+
+    // An import that ended long ago changes nothing.
+    execute(
+        &pool,
+        "INSERT INTO ingest_runs (run_group, account_id, region, mode, started_at, finished_at, status) \
+         VALUES ('old-import', '*', '*', 'import', '2000-01-01', '2000-01-01', 'succeeded')",
+    )
+    .await;
+    let out = run(&mut reread(&url, &emu)).await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    let checkpoint = count(
+        &pool,
+        "SELECT (extract(epoch FROM listed_through) * 1000)::int8 FROM ingest_checkpoints",
+    )
+    .await;
+
+    // An import writing (any account, any region) while the re-read
+    // compares jobs with the texts it read at its start: the run fails and
+    // its checkpoint stays.
+    execute(
+        &pool,
+        "INSERT INTO ingest_runs (run_group, account_id, region, mode, started_at) \
+         VALUES ('import', '*', '*', 'import', now())",
+    )
+    .await;
+    emu.advance_clock(Duration::from_secs(3600));
+    let out = run(&mut reread(&url, &emu)).await;
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("an import ran during this run"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(
+        count(
+            &pool,
+            "SELECT (extract(epoch FROM listed_through) * 1000)::int8 FROM ingest_checkpoints",
+        )
+        .await,
+        checkpoint
+    );
+    // A plain incremental run compares each batch with the record as it is:
+    // it is not affected.
+    let out = run(ingest_cmd(&url, &emu, &["us-east-1"]).args(["--summary", "json"])).await;
+    assert!(out.status.success(), "{}", stderr(&out));
+}

@@ -768,12 +768,16 @@ async fn run_listings(
     drop(tx);
     // Read while the first pages download (dropping `tasks` on an error
     // stops the listings).
+    // Imports take no target lock: one that ran beside this run is found
+    // at the end (a margin covers clocks a little apart).
+    let texts_read_at = Timestamp::now().add_millis(-IMPORT_CLOCK_MARGIN_MS);
     let texts = match texts_room {
         Some(room) => {
             Some(KnownTexts::load(store, client.account(), client.region(), since, room).await?)
         }
         None => None,
     };
+    let preloaded = texts.is_some();
     let mut sink = StoreSink {
         store,
         run_id,
@@ -785,8 +789,25 @@ async fn run_listings(
         name,
         progress,
     };
-    pump(tasks, rx, options, &mut sink).await
+    let listed = pump(tasks, rx, options, &mut sink).await?;
+    if preloaded
+        && store
+            .import_overlaps(client.account(), client.region(), texts_read_at)
+            .await?
+    {
+        return Err(TargetError::Listing(
+            "an import ran during this run and may have replaced jobs that this run found \
+             unchanged by the texts it read at its start; the run is not trusted and its \
+             checkpoint did not move: run it again once the import is done"
+                .to_owned(),
+        ));
+    }
+    Ok(listed)
 }
+
+/// How far apart the clocks of an import and an ingest may be (see
+/// [`Store::import_overlaps`]).
+const IMPORT_CLOCK_MARGIN_MS: i64 = 60_000;
 
 /// One listing: every page of `filter`, each sent with its room in the
 /// budget. A page's room is reserved before the page is asked for (the

@@ -53,6 +53,31 @@ pub(crate) struct TextKey<'a> {
 }
 
 impl Store {
+    /// Whether an import that may have written the target's jobs ended
+    /// since `since` (on the writers' clock) or is running (an import row
+    /// left `running` for more than a day is taken for a crashed import):
+    /// jobs recognised by the texts read at the start of a run may then have
+    /// been compared with rows the import replaced since.
+    pub(crate) async fn import_overlaps(
+        &self,
+        account: &str,
+        region: &str,
+        since: Timestamp,
+    ) -> Result<bool, StoreError> {
+        sqlx::query_scalar(
+            "SELECT EXISTS (SELECT 1 FROM ingest_runs \
+             WHERE mode = 'import' AND account_id IN ($1, '*') AND region IN ($2, '*') \
+               AND ((status = 'running' AND started_at >= $3::timestamptz - interval '1 day') \
+                    OR finished_at >= $3))",
+        )
+        .bind(account)
+        .bind(region)
+        .bind(DbTime(since))
+        .fetch_one(self.pool())
+        .await
+        .map_err(StoreError::db("looking for imports during the run"))
+    }
+
     /// Which of `keys` (all of `region`) are their current row's text, listed
     /// no earlier than the current version began: those are unchanged, with
     /// nothing to decode or write. One query; the answer is the positions of

@@ -16,7 +16,10 @@
 //! 3. One query looks up the batch's keys and compares the hashes: it sends
 //!    back the current rows (hash, times, versions) of the observations that
 //!    are not plainly unchanged, and the positions of those that are in one
-//!    array (a re-read of unchanged jobs costs no row per job); a second query reads, for observations older than their current row only,
+//!    array (a re-read of unchanged jobs costs no row per job), and among
+//!    those the ones whose listed text the row does not know yet, whose
+//!    `text_digest` is then set (see [`crate::text`]); a second query reads,
+//!    for observations older than their current row only,
 //!    the history versions around the observation time (two primary-key
 //!    probes each); the current row is the latest version of all.
 //! 4. In Rust: each observation is classified ([`Class`]) and every row to
