@@ -351,7 +351,7 @@ pub async fn ingest_target(
         let overlap_ms = i64::try_from(options.overlap.as_millis()).unwrap_or(i64::MAX / 4);
         let started_at = Timestamp::now();
         // One statement: the checkpoint, the run row, the ledger row.
-        let (run_id, checkpoint) = store
+        let (run_id, checkpoint, holds_jobs) = store
             .begin_target_run(
                 &options.run_group,
                 &account,
@@ -374,6 +374,7 @@ pub async fn ingest_target(
                 &client,
                 run_id,
                 window.since,
+                holds_jobs,
                 options,
                 &mut counts,
                 &name,
@@ -538,7 +539,7 @@ async fn record_unreached(
             .lock_target(account, region, options.lock_timeout)
             .await?;
         let overlap_ms = i64::try_from(options.overlap.as_millis()).unwrap_or(i64::MAX / 4);
-        let (run_id, _) = store
+        let (run_id, _, _) = store
             .begin_target_run(
                 &options.run_group,
                 account,
@@ -726,6 +727,7 @@ async fn run_listings(
     client: &TargetClient,
     run_id: i64,
     since: Option<Timestamp>,
+    holds_jobs: bool,
     options: &IngestOptions,
     counts: &mut Counts,
     name: &str,
@@ -734,12 +736,13 @@ async fn run_listings(
     // A full run, or a re-read from an explicit --since, is listed in
     // slices cut where the record's jobs of the window split evenly (an
     // incremental run's window is short: one listing of each kind). With
-    // no job of the window recorded, no job can be recognised by its text.
+    // no job of the target (or of the window) recorded, no job can be
+    // recognised by its text: the listings decode the jobs as they come.
     let mut splits = Vec::new();
-    let mut check_texts = true;
+    let mut check_texts = holds_jobs;
     // Room to read the window's recorded texts at once.
     let mut texts_room = None;
-    if since.is_none() || options.since.is_some() {
+    if holds_jobs && (since.is_none() || options.since.is_some()) {
         let (known, quantiles) = store
             .creation_splits(client.account(), client.region(), since, MAX_SLICES)
             .await?;

@@ -528,7 +528,8 @@ impl Store {
     /// [`Store::start_run`]), makes sure the target has a coverage ledger
     /// row, and records the run, listing from `since` or else from the
     /// checkpoint minus `overlap_ms` (a full run without either). Returns
-    /// the run's id and the checkpoint it read.
+    /// the run's id, the checkpoint it read, and whether the record holds
+    /// any job of the target.
     pub(crate) async fn begin_target_run(
         &self,
         run_group: &str,
@@ -537,8 +538,9 @@ impl Store {
         since: Option<Timestamp>,
         overlap_ms: i64,
         started_at: Timestamp,
-    ) -> Result<(i64, Option<Timestamp>), StoreError> {
-        let (run_id, checkpoint, abandoned): (i64, Option<DbTime>, Vec<i64>) = sqlx::query_as(
+    ) -> Result<(i64, Option<Timestamp>, bool), StoreError> {
+        let (run_id, checkpoint, abandoned, holds_jobs): (i64, Option<DbTime>, Vec<i64>, bool) =
+            sqlx::query_as(
             "WITH checkpoint AS ( \
                  SELECT listed_through FROM ingest_checkpoints \
                  WHERE account_id = $1 AND region = $2 \
@@ -562,7 +564,8 @@ impl Store {
                  RETURNING id \
              ) \
              SELECT (SELECT id FROM run), (SELECT listed_through FROM checkpoint), \
-                    ARRAY(SELECT id FROM abandoned)",
+                    ARRAY(SELECT id FROM abandoned), \
+                    EXISTS (SELECT 1 FROM copy_jobs WHERE account_id = $1 AND region = $2)",
         )
         .bind(account)
         .bind(region)
@@ -581,7 +584,7 @@ impl Store {
                 "an earlier run of this target never finished; marked abandoned"
             );
         }
-        Ok((run_id, checkpoint.map(|t| t.0)))
+        Ok((run_id, checkpoint.map(|t| t.0), holds_jobs))
     }
 
     /// Records how a run of a target ended and what it leaves in the record
