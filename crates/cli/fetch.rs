@@ -3,7 +3,7 @@
 use std::io;
 
 use anyhow::bail;
-use backup_fetch::{describe_many, FetchError, ListFilter, Target, TargetClient};
+use backup_fetch::{describe_many, FetchError, ListFilter, Page, Target, TargetClient};
 use backup_model::CopyJob;
 use clap::Args;
 use futures::StreamExt;
@@ -94,9 +94,9 @@ pub async fn describe(args: &DescribeArgs) -> anyhow::Result<Outcome> {
                         parent_job_id: Some(id.to_owned()),
                         ..ListFilter::default()
                     };
-                    let mut pages = std::pin::pin!(client.list(filter));
+                    let mut pages = std::pin::pin!(client.list_decoded(filter));
                     while let Some(page) = pages.next().await {
-                        match page.and_then(|page| page.jobs()) {
+                        match page.and_then(Page::into_jobs) {
                             Ok(children) => {
                                 for child in &children {
                                     if !output_result(print(&mut printer, client.target(), child))?
@@ -145,9 +145,9 @@ async fn list_target(
 ) {
     let bar = progress.spinner(client.target().to_string());
     let mut jobs = 0usize;
-    let mut pages = std::pin::pin!(client.list(filter));
+    let mut pages = std::pin::pin!(client.list_decoded(filter));
     while let Some(page) = pages.next().await {
-        match page.and_then(|page| page.jobs()) {
+        match page.and_then(Page::into_jobs) {
             Ok(page_jobs) => {
                 jobs += page_jobs.len();
                 bar.set_message(format!("{} pages, {jobs} jobs", client.metrics().pages));

@@ -801,6 +801,16 @@ impl TargetClient {
         filter: &ListFilter,
         next_token: Option<&str>,
     ) -> Result<Page, FetchError> {
+        self.fetch_page(filter, next_token, false).await
+    }
+
+    /// One ListCopyJobs page, its jobs decoded with `decode`.
+    async fn fetch_page(
+        &self,
+        filter: &ListFilter,
+        next_token: Option<&str>,
+        decode: bool,
+    ) -> Result<Page, FetchError> {
         const OP: &str = "ListCopyJobs";
         self.metrics.operations.fetch_add(1, Ordering::Relaxed);
         let capture = BodyCapture::new(&LIST_COPY_JOBS);
@@ -838,7 +848,13 @@ impl TargetClient {
         };
         // Indexed, not decoded: the jobs are decoded when asked for, so the
         // next page can be requested as soon as this one is read.
-        Page::from_body(body, &self.target, captured.request_id.clone(), observed_at)
+        Page::read(
+            body,
+            &self.target,
+            captured.request_id.clone(),
+            observed_at,
+            decode,
+        )
     }
 
     /// Every page of ListCopyJobs for `filter`, one at a time, following
@@ -853,7 +869,17 @@ impl TargetClient {
     /// received; the error says the listing is incomplete.
     pub fn list(&self, filter: ListFilter) -> impl Stream<Item = Result<Page, FetchError>> + '_ {
         let limit = max_list_pages(filter.max_results);
-        self.list_at_most(filter, limit)
+        self.list_pages(filter, limit, false)
+    }
+
+    /// [`TargetClient::list`], each page's jobs decoded as the page is read
+    /// (in the same pass: [`Page::take_jobs`]).
+    pub fn list_decoded(
+        &self,
+        filter: ListFilter,
+    ) -> impl Stream<Item = Result<Page, FetchError>> + '_ {
+        let limit = max_list_pages(filter.max_results);
+        self.list_pages(filter, limit, true)
     }
 
     /// [`TargetClient::list`] with a page limit of its own.
@@ -861,6 +887,15 @@ impl TargetClient {
         &self,
         filter: ListFilter,
         max_pages: u64,
+    ) -> impl Stream<Item = Result<Page, FetchError>> + '_ {
+        self.list_pages(filter, max_pages, false)
+    }
+
+    fn list_pages(
+        &self,
+        filter: ListFilter,
+        max_pages: u64,
+        decode: bool,
     ) -> impl Stream<Item = Result<Page, FetchError>> + '_ {
         enum Next {
             Start,
@@ -900,7 +935,7 @@ impl TargetClient {
                     );
                     return Some((Err(error), state));
                 }
-                let page = match self.list_page(&filter, token.as_deref()).await {
+                let page = match self.fetch_page(&filter, token.as_deref(), decode).await {
                     Ok(page) => page,
                     Err(e) => return Some((Err(e), state)),
                 };

@@ -12,7 +12,6 @@ use std::ops::Range;
 
 use backup_model::{CopyJob, Timestamp};
 use serde::Deserialize;
-use serde_json::value::RawValue;
 
 use crate::client::Target;
 use crate::error::{FetchError, FetchErrorKind};
@@ -25,6 +24,8 @@ pub struct Page {
     jobs: Vec<Range<usize>>,
     /// Names the page in errors: the target it was listed from.
     target: String,
+    /// The jobs, when they were decoded as the page was read.
+    decoded: Option<Vec<CopyJob>>,
     /// The token for the next page; `None` on the last page.
     pub next_token: Option<String>,
     /// The response's request id.
@@ -33,13 +34,224 @@ pub struct Page {
     pub observed_at: Timestamp,
 }
 
-/// The outline of a page: each job as its unparsed text.
-#[derive(Deserialize)]
-struct Outline<'a> {
-    #[serde(rename = "CopyJobs", borrow, default)]
-    jobs: Option<Vec<&'a RawValue>>,
-    #[serde(rename = "NextToken", default)]
+/// The outline of a page: where each job's text is, and the `NextToken`.
+#[derive(Debug, Default, PartialEq)]
+struct Outline {
+    jobs: Vec<Range<usize>>,
     next_token: Option<String>,
+}
+
+/// Reads the outline of a ListCopyJobs body in one pass, in any layout:
+/// the object's members, the `CopyJobs` array's elements (their extent
+/// only: strings are skipped to their closing quote, objects and arrays to
+/// their closing bracket) and the `NextToken` string (decoded by
+/// serde_json). Anything else in the object is checked to be JSON. The
+/// jobs' own text is checked when it is read: decoded, or read for its
+/// names ([`Page::job_names`]), which parses all of it.
+///
+/// With `decode`, each job is decoded where it is found (its extent is where
+/// its decoding ended), and returned.
+fn outline(body: &[u8], decode: bool) -> Result<(Outline, Vec<CopyJob>), String> {
+    let mut scan = Scan { body, at: 0 };
+    let mut outline = Outline::default();
+    let mut decoded = Vec::new();
+    let (mut jobs_seen, mut token_seen) = (false, false);
+    scan.expect(b'{')?;
+    let mut first = true;
+    loop {
+        scan.skip_ws();
+        if scan.peek() == Some(b'}') {
+            scan.at += 1;
+            break;
+        }
+        if !first {
+            scan.expect(b',')?;
+            scan.skip_ws();
+        }
+        first = false;
+        let key = scan.string()?;
+        let key: Cow<'_, str> =
+            serde_json::from_slice(&body[key]).map_err(|e| format!("a member name: {e}"))?;
+        scan.expect(b':')?;
+        scan.skip_ws();
+        match key.as_ref() {
+            "CopyJobs" => {
+                if std::mem::replace(&mut jobs_seen, true) {
+                    return Err("duplicate member `CopyJobs`".to_owned());
+                }
+                if scan.literal(b"null") {
+                    continue;
+                }
+                scan.expect(b'[')?;
+                scan.skip_ws();
+                if scan.peek() == Some(b']') {
+                    scan.at += 1;
+                    continue;
+                }
+                loop {
+                    scan.skip_ws();
+                    if scan.peek() != Some(b'{') {
+                        return Err(format!(
+                            "a CopyJobs element at byte {} is not an object",
+                            scan.at
+                        ));
+                    }
+                    let job = if decode {
+                        let start = scan.at;
+                        let mut one = serde_json::Deserializer::from_slice(&body[start..])
+                            .into_iter::<CopyJob>();
+                        match one.next() {
+                            Some(Ok(job)) => decoded.push(job),
+                            Some(Err(e)) => return Err(e.to_string()),
+                            None => return Err("the body ends early (truncated)".to_owned()),
+                        }
+                        scan.at = start + one.byte_offset();
+                        start..scan.at
+                    } else {
+                        scan.value()?
+                    };
+                    outline.jobs.push(job);
+                    scan.skip_ws();
+                    match scan.next()? {
+                        b',' => {}
+                        b']' => break,
+                        other => return Err(scan.unexpected(other, "`,` or `]`")),
+                    }
+                }
+            }
+            "NextToken" => {
+                if std::mem::replace(&mut token_seen, true) {
+                    return Err("duplicate member `NextToken`".to_owned());
+                }
+                let value = scan.value()?;
+                outline.next_token =
+                    serde_json::from_slice(&body[value]).map_err(|e| format!("NextToken: {e}"))?;
+            }
+            _ => {
+                let value = scan.value()?;
+                serde_json::from_slice::<serde::de::IgnoredAny>(&body[value])
+                    .map_err(|e| format!("member `{key}`: {e}"))?;
+            }
+        }
+    }
+    scan.skip_ws();
+    if scan.at != body.len() {
+        return Err(format!("trailing characters at byte {}", scan.at));
+    }
+    Ok((outline, decoded))
+}
+
+/// A cursor over a JSON text that finds where values end.
+struct Scan<'a> {
+    body: &'a [u8],
+    at: usize,
+}
+
+impl Scan<'_> {
+    fn peek(&self) -> Option<u8> {
+        self.body.get(self.at).copied()
+    }
+
+    fn next(&mut self) -> Result<u8, String> {
+        let byte = self
+            .peek()
+            .ok_or_else(|| "the body ends early (truncated)".to_owned())?;
+        self.at += 1;
+        Ok(byte)
+    }
+
+    fn skip_ws(&mut self) {
+        while matches!(self.peek(), Some(b' ' | b'\t' | b'\n' | b'\r')) {
+            self.at += 1;
+        }
+    }
+
+    fn unexpected(&self, byte: u8, wanted: &str) -> String {
+        format!(
+            "expected {wanted} at byte {}, found {:?}",
+            self.at - 1,
+            char::from(byte)
+        )
+    }
+
+    fn expect(&mut self, wanted: u8) -> Result<(), String> {
+        self.skip_ws();
+        match self.next()? {
+            byte if byte == wanted => Ok(()),
+            other => Err(self.unexpected(other, &format!("`{}`", char::from(wanted)))),
+        }
+    }
+
+    /// Consumes `word` if it comes next.
+    fn literal(&mut self, word: &[u8]) -> bool {
+        let found = self.body[self.at..].starts_with(word);
+        if found {
+            self.at += word.len();
+        }
+        found
+    }
+
+    /// A string starting here: its extent, quotes included.
+    fn string(&mut self) -> Result<Range<usize>, String> {
+        let start = self.at;
+        match self.next()? {
+            b'"' => {}
+            other => return Err(self.unexpected(other, "a string")),
+        }
+        loop {
+            let rest = &self.body[self.at..];
+            let found = memchr::memchr2(b'"', b'\\', rest)
+                .ok_or_else(|| "the body ends inside a string (truncated)".to_owned())?;
+            self.at += found + 1;
+            if rest[found] == b'"' {
+                return Ok(start..self.at);
+            }
+            // An escape: the next byte is part of it (`\"` included).
+            self.next()?;
+        }
+    }
+
+    /// A value starting here: its extent. Objects and arrays are followed
+    /// to their closing bracket; scalars to the next delimiter.
+    fn value(&mut self) -> Result<Range<usize>, String> {
+        let start = self.at;
+        let mut depth = 0usize;
+        loop {
+            match self.peek() {
+                None => return Err("the body ends inside a value (truncated)".to_owned()),
+                Some(b'"') => {
+                    self.string()?;
+                }
+                Some(b'{' | b'[') => {
+                    depth += 1;
+                    self.at += 1;
+                }
+                Some(close @ (b'}' | b']')) => {
+                    if depth == 0 {
+                        return Err(self.unexpected(close, "a value"));
+                    }
+                    depth -= 1;
+                    self.at += 1;
+                }
+                Some(_) if depth > 0 => self.at += 1,
+                Some(_) => {
+                    // A number or a literal: up to a delimiter.
+                    while !matches!(
+                        self.peek(),
+                        None | Some(b',' | b'}' | b']' | b' ' | b'\t' | b'\n' | b'\r')
+                    ) {
+                        self.at += 1;
+                    }
+                    if self.at == start {
+                        return Err("a missing value".to_owned());
+                    }
+                }
+            }
+            if depth == 0 && self.at > start {
+                return Ok(start..self.at);
+            }
+        }
+    }
 }
 
 /// The members that name a job (its key), read without decoding the rest.
@@ -65,7 +277,29 @@ impl Page {
         request_id: Option<String>,
         observed_at: Timestamp,
     ) -> Result<Page, FetchError> {
+        Page::read(body, target, request_id, observed_at, false)
+    }
+
+    /// [`Page::from_body`] that also decodes every job in the same pass, for
+    /// a reader that wants them all ([`Page::take_jobs`]).
+    pub fn from_body_decoded(
+        body: bytes::Bytes,
+        target: &Target,
+        request_id: Option<String>,
+        observed_at: Timestamp,
+    ) -> Result<Page, FetchError> {
+        Page::read(body, target, request_id, observed_at, true)
+    }
+
+    pub(crate) fn read(
+        body: bytes::Bytes,
+        target: &Target,
+        request_id: Option<String>,
+        observed_at: Timestamp,
+        decode: bool,
+    ) -> Result<Page, FetchError> {
         let mut page = Page {
+            decoded: None,
             body,
             jobs: Vec::new(),
             target: target.to_string(),
@@ -73,23 +307,21 @@ impl Page {
             request_id,
             observed_at,
         };
-        let outline: Outline<'_> = match serde_json::from_slice(&page.body) {
-            Ok(outline) => outline,
-            Err(e) => return Err(page.undecodable(&e.to_string())),
+        let (outline, jobs) = match outline(&page.body, decode) {
+            Ok(read) => read,
+            Err(e) => return Err(page.undecodable(&e)),
         };
-        let base = page.body.as_ptr() as usize;
-        page.jobs = outline
-            .jobs
-            .unwrap_or_default()
-            .iter()
-            .map(|raw| {
-                // A borrowed raw value is a slice of the body.
-                let start = raw.get().as_ptr() as usize - base;
-                start..start + raw.get().len()
-            })
-            .collect();
+        page.jobs = outline.jobs;
         page.next_token = outline.next_token.filter(|t| !t.is_empty());
+        page.decoded = decode.then_some(jobs);
         Ok(page)
+    }
+
+    /// The jobs decoded as the page was read (see
+    /// [`TargetClient::list_decoded`](crate::TargetClient::list_decoded)),
+    /// once: `None` when they were not, or were already taken.
+    pub fn take_jobs(&mut self) -> Option<Vec<CopyJob>> {
+        self.decoded.take()
     }
 
     /// How many jobs the page holds.
@@ -120,6 +352,15 @@ impl Page {
     pub fn job(&self, i: usize) -> Result<CopyJob, FetchError> {
         serde_json::from_slice::<CopyJob>(self.job_text(i))
             .map_err(|e| self.undecodable(&e.to_string()))
+    }
+
+    /// Every job of the page, in order: those decoded as the page was read,
+    /// else decoded now.
+    pub fn into_jobs(mut self) -> Result<Vec<CopyJob>, FetchError> {
+        match self.decoded.take() {
+            Some(jobs) => Ok(jobs),
+            None => self.jobs(),
+        }
     }
 
     /// Every job of the page, decoded losslessly, in order.
@@ -178,6 +419,82 @@ mod tests {
         let jobs = p.jobs().unwrap();
         assert_eq!(jobs[1].copy_job_id.as_deref(), Some("bA"));
         assert_eq!(jobs[0].unknown_members.len(), 1);
+    }
+
+    /// The outline as serde_json reads it: the reference for the scanner.
+    fn reference(body: &str) -> Option<Outline> {
+        #[derive(Deserialize)]
+        struct Reference<'a> {
+            #[serde(rename = "CopyJobs", borrow, default)]
+            jobs: Option<Vec<&'a serde_json::value::RawValue>>,
+            #[serde(rename = "NextToken", default)]
+            next_token: Option<String>,
+        }
+        let r: Reference<'_> = serde_json::from_str(body).ok()?;
+        let base = body.as_ptr() as usize;
+        Some(Outline {
+            jobs: r
+                .jobs
+                .unwrap_or_default()
+                .iter()
+                .map(|raw| {
+                    let start = raw.get().as_ptr() as usize - base;
+                    start..start + raw.get().len()
+                })
+                .collect(),
+            next_token: r.next_token,
+        })
+    }
+
+    #[test]
+    fn the_outline_is_serde_json_s_in_any_layout() {
+        let bodies = [
+            r#"{"CopyJobs":[{"CopyJobId":"a"},{"CopyJobId":"b","X":[1,{"y":"]}"}]}],"NextToken":"t"}"#,
+            "{ \"NextToken\" : \"t\\\"u\" ,\r\n \"CopyJobs\" :\t[ {\"A\":\"\\\\\"} ,{} ]\n}\n",
+            r#"{"CopyJobs":[],"NextToken":null}"#,
+            r#"{"CopyJobs":null}"#,
+            r#"{}"#,
+            r#"{"Other":{"CopyJobs":[1]},"CopyJobs":[{"S":"\u005d\""}],"More":[true,false,null,-1.5e3]}"#,
+            r#"{"Copy\u004aobs":[{"a":1}]}"#,
+            r#"{"CopyJobs":[{"a":"é ✓"}],"NextToken":"x"}"#,
+        ];
+        for body in bodies {
+            let (scanned, _) =
+                outline(body.as_bytes(), false).unwrap_or_else(|e| panic!("{body}: {e}"));
+            assert_eq!(Some(&scanned), reference(body).as_ref(), "{body}");
+            // Decoding as it goes finds the same extents, and the same jobs.
+            let (decoded, jobs) =
+                outline(body.as_bytes(), true).unwrap_or_else(|e| panic!("{body}: {e}"));
+            assert_eq!(decoded, scanned, "{body}");
+            let each: Vec<CopyJob> = scanned
+                .jobs
+                .iter()
+                .map(|r| serde_json::from_slice(&body.as_bytes()[r.clone()]).unwrap())
+                .collect();
+            assert_eq!(jobs, each, "{body}");
+        }
+        let bad = [
+            "",
+            "[]",
+            r#"{"CopyJobs":[{"a":1}]"#,
+            r#"{"CopyJobs":[{"a":1}"#,
+            r#"{"CopyJobs":[{"a":"x}]}"#,
+            r#"{"CopyJobs":[{"a":1} {"b":2}]}"#,
+            r#"{"CopyJobs":[{"a":1},]}"#,
+            r#"{"CopyJobs":[1]}"#,
+            r#"{"CopyJobs":[],"CopyJobs":[]}"#,
+            r#"{"NextToken":"a","NextToken":"b"}"#,
+            r#"{"NextToken":5}"#,
+            r#"{"Other":tru}"#,
+            r#"{"CopyJobs":[]} x"#,
+            r#"{"CopyJobs":[]]}"#,
+            r#"{"CopyJobs" [] }"#,
+            "<html></html>",
+        ];
+        for body in bad {
+            assert!(outline(body.as_bytes(), false).is_err(), "{body}");
+            assert!(outline(body.as_bytes(), true).is_err(), "{body}");
+        }
     }
 
     #[test]

@@ -712,8 +712,9 @@ fn choose_splits(known: u64, quantiles: &[Timestamp]) -> Vec<Timestamp> {
 /// run's [`MemoryBudget`].
 struct Fetched {
     page: Page,
-    /// The page's jobs, when the listing decoded them.
-    jobs: Option<Vec<CopyJob>>,
+    /// The page's jobs, when the listing decoded them, each with the digest
+    /// of its text.
+    jobs: Option<Vec<(CopyJob, [u8; 16])>>,
     room: OwnedSemaphorePermit,
 }
 
@@ -827,7 +828,11 @@ async fn list_into(
     memory: MemoryBudget,
     tx: mpsc::Sender<Message>,
 ) {
-    let mut pages = std::pin::pin!(client.list(filter.clone()));
+    let mut pages = if decode {
+        client.list_decoded(filter.clone()).boxed()
+    } else {
+        client.list(filter.clone()).boxed()
+    };
     let mut index = 0;
     loop {
         let mut room = memory.reserve(filter.page_capacity(index)).await;
@@ -835,12 +840,17 @@ async fn list_into(
             return;
         };
         index += 1;
-        let decoded = page.and_then(|page| {
-            let jobs = if decode { Some(page.jobs()?) } else { None };
-            Ok((page, jobs))
-        });
-        let (page, jobs) = match decoded {
-            Ok(decoded) => decoded,
+        let (page, jobs) = match page {
+            Ok(mut page) => {
+                let jobs = page.take_jobs().map(|jobs| {
+                    // Each job's digest while its text is still in the cache.
+                    jobs.into_iter()
+                        .enumerate()
+                        .map(|(i, job)| (job, text_digest(page.job_text(i))))
+                        .collect()
+                });
+                (page, jobs)
+            }
             Err(e) => {
                 let _ = tx.send(Err(e)).await;
                 return;
@@ -861,7 +871,7 @@ async fn list_into(
 struct ListedJob {
     page: Arc<Page>,
     index: usize,
-    /// The key's account: the job's AccountId, or the target's.
+    /// The job's AccountId: its key's account (the target's when `None`).
     account_id: Option<String>,
     /// `None` for a job without (or with an empty) CopyJobId: it is decoded
     /// and refused by the write.
@@ -979,7 +989,7 @@ async fn pump(
     };
     let page_room = usize::try_from(options.max_results).unwrap_or(1000);
     let result = async {
-        let mut batch: Vec<ListedJob> = Vec::new();
+        let mut batch: Vec<ListedJob> = Vec::with_capacity(options.batch_size + page_room);
         let mut room: Option<OwnedSemaphorePermit> = None;
         loop {
             let next = if batch.is_empty() {
@@ -1014,14 +1024,20 @@ async fn pump(
                 // Jobs the listing decoded give their names; the others are
                 // only read for them.
                 let decoded = jobs.as_mut().and_then(Iterator::next);
-                let (account_id, copy_job_id, job) = if let Some(job) = decoded {
-                    (job.account_id.clone(), job.copy_job_id.clone(), Some(job))
+                let (account_id, copy_job_id, job, digest) = if let Some((job, digest)) = decoded {
+                    (
+                        job.account_id.clone(),
+                        job.copy_job_id.clone(),
+                        Some(job),
+                        digest,
+                    )
                 } else {
                     let names = page.job_names(index)?;
                     (
                         names.account_id.map(Cow::into_owned),
                         names.copy_job_id.map(Cow::into_owned),
                         None,
+                        text_digest(page.job_text(index)),
                     )
                 };
                 // The listings are disjoint, but a bound read inclusively
@@ -1034,7 +1050,7 @@ async fn pump(
                 batch.push(ListedJob {
                     account_id,
                     copy_job_id: copy_job_id.filter(|id| !id.is_empty()),
-                    digest: text_digest(page.job_text(index)),
+                    digest,
                     job,
                     page: Arc::clone(&page),
                     index,

@@ -193,9 +193,9 @@ pub async fn verify_target(
     // size of the target.
     let mut listed: HashSet<u128> = HashSet::new();
     let mut rows_checked = 0u64;
-    let mut pages = std::pin::pin!(client.list(filter));
+    let mut pages = std::pin::pin!(client.list_decoded(filter));
     while let Some(page) = pages.next().await {
-        let jobs = page?.jobs()?;
+        let jobs = page?.into_jobs()?;
         let mut keys: Vec<(JobKey, CopyJob)> = Vec::with_capacity(jobs.len());
         for job in jobs {
             if let Some(key) = JobKey::of(&account, &region, &job) {
