@@ -712,9 +712,9 @@ fn choose_splits(known: u64, quantiles: &[Timestamp]) -> Vec<Timestamp> {
 /// run's [`MemoryBudget`].
 struct Fetched {
     page: Page,
-    /// The page's jobs, when the listing decoded them, each with the digest
-    /// of its text.
-    jobs: Option<Vec<(CopyJob, [u8; 16])>>,
+    /// The page's jobs, when the listing decoded them, and the digests of
+    /// their texts.
+    jobs: Option<(Vec<CopyJob>, Vec<[u8; 16]>)>,
     room: OwnedSemaphorePermit,
 }
 
@@ -793,7 +793,15 @@ async fn run_listings(
         name,
         progress,
     };
-    let listed = pump(tasks, rx, options, &mut sink).await?;
+    let listed = pump(
+        tasks,
+        rx,
+        client.account(),
+        client.region(),
+        options,
+        &mut sink,
+    )
+    .await?;
     if preloaded
         && store
             .import_overlaps(client.account(), client.region(), texts_read_at)
@@ -843,11 +851,11 @@ async fn list_into(
         let (page, jobs) = match page {
             Ok(mut page) => {
                 let jobs = page.take_jobs().map(|jobs| {
-                    // Each job's digest while its text is still in the cache.
-                    jobs.into_iter()
-                        .enumerate()
-                        .map(|(i, job)| (job, text_digest(page.job_text(i))))
-                        .collect()
+                    // The digests while the texts are still in the cache.
+                    let digests = (0..jobs.len())
+                        .map(|i| text_digest(page.job_text(i)))
+                        .collect();
+                    (jobs, digests)
                 });
                 (page, jobs)
             }
@@ -877,15 +885,48 @@ struct ListedJob {
     /// and refused by the write.
     copy_job_id: Option<String>,
     digest: [u8; 16],
-    /// The job, when it was decoded as it was received.
-    job: Option<CopyJob>,
+}
+
+/// A batch being gathered: jobs the listings decoded, ready to write, and
+/// jobs listed as text, to look up first.
+#[derive(Default)]
+struct Batch {
+    decoded: Vec<Observation>,
+    /// The digest of each decoded job's text (then of each job decoded from
+    /// `listed`).
+    digests: Vec<Option<[u8; 16]>>,
+    listed: Vec<ListedJob>,
+}
+
+impl Batch {
+    fn with_capacity(jobs: usize) -> Batch {
+        Batch {
+            decoded: Vec::with_capacity(jobs),
+            digests: Vec::with_capacity(jobs),
+            listed: Vec::new(),
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.decoded.len() + self.listed.len()
+    }
+
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn clear(&mut self) {
+        self.decoded.clear();
+        self.digests.clear();
+        self.listed.clear();
+    }
 }
 
 /// Where the jobs of a target's listings go, a batch at a time.
 trait BatchSink {
-    /// Writes `batch`: jobs received once each in this run (decoded jobs
-    /// may be taken out).
-    async fn write(&mut self, batch: &mut [ListedJob]) -> Result<(), TargetError>;
+    /// Writes `batch`: jobs received once each in this run (the jobs of
+    /// `listed` that are decoded join `decoded`).
+    async fn write(&mut self, batch: &mut Batch) -> Result<(), TargetError>;
 }
 
 /// Writes batches to the store and keeps the target's counts.
@@ -907,9 +948,10 @@ struct StoreSink<'a> {
 impl BatchSink for StoreSink<'_> {
     /// Jobs listed with their current row's text are unchanged: one lookup
     /// finds them, and only the others are decoded, hashed and written.
-    async fn write(&mut self, batch: &mut [ListedJob]) -> Result<(), TargetError> {
+    async fn write(&mut self, batch: &mut Batch) -> Result<(), TargetError> {
         self.counts.jobs_seen += batch.len() as u64;
         let keyed: Vec<(usize, TextKey<'_>)> = batch
+            .listed
             .iter()
             .enumerate()
             .filter_map(|(i, job)| {
@@ -932,28 +974,23 @@ impl BatchSink for StoreSink<'_> {
                 self.store.same_text(self.region, &keys).await?
             }
         };
-        let mut skip = vec![false; batch.len()];
+        let mut skip = vec![false; batch.listed.len()];
         for ((i, _), same) in keyed.iter().zip(same) {
             skip[*i] = same;
         }
         let same_text = skip.iter().filter(|&&s| s).count() as u64;
-        let mut observations = Vec::with_capacity(batch.len() - same_text as usize);
-        let mut digests = Vec::with_capacity(observations.capacity());
-        for (job, _) in batch.iter_mut().zip(&skip).filter(|(_, &skip)| !skip) {
-            observations.push(Observation {
+        for (job, _) in batch.listed.iter().zip(&skip).filter(|(_, &skip)| !skip) {
+            batch.decoded.push(Observation {
                 account_id: self.account.to_owned(),
                 region: self.region.to_owned(),
                 observed_at: job.page.observed_at,
-                job: match job.job.take() {
-                    Some(decoded) => decoded,
-                    None => job.page.job(job.index)?,
-                },
+                job: job.page.job(job.index)?,
             });
-            digests.push(Some(job.digest));
+            batch.digests.push(Some(job.digest));
         }
         let outcome = self
             .store
-            .write_listed(self.run_id, &observations, &digests)
+            .write_listed(self.run_id, &batch.decoded, &batch.digests)
             .await?;
         report_rejected(self.name, &outcome);
         self.counts.add_batch(&outcome);
@@ -980,6 +1017,8 @@ const SHORT_CHECK: Duration = Duration::from_millis(20);
 async fn pump(
     mut tasks: JoinSet<()>,
     mut rx: mpsc::Receiver<Message>,
+    account: &str,
+    region: &str,
     options: &IngestOptions,
     sink: &mut impl BatchSink,
 ) -> Result<Listed, TargetError> {
@@ -989,7 +1028,7 @@ async fn pump(
     };
     let page_room = usize::try_from(options.max_results).unwrap_or(1000);
     let result = async {
-        let mut batch: Vec<ListedJob> = Vec::with_capacity(options.batch_size + page_room);
+        let mut batch = Batch::with_capacity(options.batch_size + page_room);
         let mut room: Option<OwnedSemaphorePermit> = None;
         loop {
             let next = if batch.is_empty() {
@@ -1018,43 +1057,45 @@ async fn pump(
                     .first_observed
                     .map_or(page.observed_at, |t| t.min(page.observed_at)),
             );
-            let page = Arc::new(page);
-            let mut jobs = jobs.map(Vec::into_iter);
-            for index in 0..page.len() {
-                // Jobs the listing decoded give their names; the others are
-                // only read for them.
-                let decoded = jobs.as_mut().and_then(Iterator::next);
-                let (account_id, copy_job_id, job, digest) = if let Some((job, digest)) = decoded {
-                    (
-                        job.account_id.clone(),
-                        job.copy_job_id.clone(),
-                        Some(job),
-                        digest,
-                    )
-                } else {
-                    let names = page.job_names(index)?;
-                    (
-                        names.account_id.map(Cow::into_owned),
-                        names.copy_job_id.map(Cow::into_owned),
-                        None,
-                        text_digest(page.job_text(index)),
-                    )
-                };
-                // The listings are disjoint, but a bound read inclusively
-                // can let a job come twice: it is recorded once.
-                if let Some(id) = &copy_job_id {
-                    if !listed.seen.insert(id) {
-                        continue;
+            if let Some((jobs, digests)) = jobs {
+                // Decoded by the listing: ready to write.
+                for (job, digest) in jobs.into_iter().zip(digests) {
+                    // The listings are disjoint, but a bound read inclusively
+                    // can let a job come twice: it is recorded once.
+                    if let Some(id) = &job.copy_job_id {
+                        if !listed.seen.insert(id) {
+                            continue;
+                        }
                     }
+                    batch.decoded.push(Observation {
+                        account_id: account.to_owned(),
+                        region: region.to_owned(),
+                        observed_at: page.observed_at,
+                        job,
+                    });
+                    batch.digests.push(Some(digest));
                 }
-                batch.push(ListedJob {
-                    account_id,
-                    copy_job_id: copy_job_id.filter(|id| !id.is_empty()),
-                    digest,
-                    job,
-                    page: Arc::clone(&page),
-                    index,
-                });
+            } else {
+                // Read for their names only, to be looked up by their text.
+                let page = Arc::new(page);
+                for index in 0..page.len() {
+                    let names = page.job_names(index)?;
+                    if let Some(id) = &names.copy_job_id {
+                        if !listed.seen.insert(id) {
+                            continue;
+                        }
+                    }
+                    batch.listed.push(ListedJob {
+                        account_id: names.account_id.map(Cow::into_owned),
+                        copy_job_id: names
+                            .copy_job_id
+                            .filter(|id| !id.is_empty())
+                            .map(Cow::into_owned),
+                        digest: text_digest(page.job_text(index)),
+                        page: Arc::clone(&page),
+                        index,
+                    });
+                }
             }
             match &mut room {
                 Some(room) => room.merge(page_room),
@@ -1302,13 +1343,16 @@ mod tests {
     }
 
     impl BatchSink for Collect {
-        async fn write(&mut self, batch: &mut [ListedJob]) -> Result<(), TargetError> {
+        async fn write(&mut self, batch: &mut Batch) -> Result<(), TargetError> {
             self.batches += 1;
-            for job in batch {
+            for job in &batch.listed {
                 let decoded = job.page.job(job.index)?;
                 assert_eq!(decoded.copy_job_id, job.copy_job_id);
                 assert_eq!(job.digest, text_digest(job.page.job_text(job.index)));
                 self.ids.extend(decoded.copy_job_id);
+            }
+            for observation in &batch.decoded {
+                self.ids.extend(observation.job.copy_job_id.clone());
             }
             // Let other targets run between batches, as a database write does.
             tokio::task::yield_now().await;
@@ -1357,7 +1401,7 @@ mod tests {
             panic!("the listing broke after its first page");
         });
         let mut sink = Collect::default();
-        let result = pump(tasks, rx, &options, &mut sink).await;
+        let result = pump(tasks, rx, "111122223333", "eu-west-1", &options, &mut sink).await;
         let error = result
             .err()
             .expect("a panic in a listing is the target's error");
@@ -1383,7 +1427,15 @@ mod tests {
             );
             tx.send(Err(error)).await.ok();
         });
-        let result = pump(tasks, rx, &options, &mut Collect::default()).await;
+        let result = pump(
+            tasks,
+            rx,
+            "111122223333",
+            "eu-west-1",
+            &options,
+            &mut Collect::default(),
+        )
+        .await;
         assert!(result.is_err());
     }
 
@@ -1414,15 +1466,16 @@ mod tests {
                                 .collect();
                             drop(room.split(room.num_permits() - ids.len()));
                             let page = page(ids, p == 4);
-                            if tx
-                                .send(Ok(Fetched {
-                                    page,
-                                    jobs: None,
-                                    room,
-                                }))
-                                .await
-                                .is_err()
-                            {
+                            // One listing decodes its jobs, the other leaves
+                            // them as text.
+                            let jobs = (listing == 1).then(|| {
+                                let jobs = page.jobs().unwrap();
+                                let digests = (0..jobs.len())
+                                    .map(|i| text_digest(page.job_text(i)))
+                                    .collect();
+                                (jobs, digests)
+                            });
+                            if tx.send(Ok(Fetched { page, jobs, room })).await.is_err() {
                                 return;
                             }
                         }
@@ -1430,7 +1483,7 @@ mod tests {
                 }
                 drop(tx);
                 let mut sink = Collect::default();
-                let listed = pump(tasks, rx, &options, &mut sink)
+                let listed = pump(tasks, rx, "111122223333", "eu-west-1", &options, &mut sink)
                     .await
                     .expect("the target finishes");
                 (listed.seen.len(), sink.ids.len())
