@@ -610,6 +610,26 @@ async fn a_new_job_is_one_row_and_a_change_moves_one_row_to_history() {
     assert_no_duplicate_history(&pool).await;
 }
 
+/// A fresh database after a first run of `jobs` jobs in us-east-1: its URL,
+/// the emulator, a pool, and the jobs stored.
+async fn first_run(jobs: usize) -> (String, backup_emulator::Emulator, sqlx::PgPool, i64) {
+    let url = database();
+    migrate(&url).await;
+    let emu = emulator(jobs, &["us-east-1"], Faults::default()).await;
+    let pool = connect(&url).await;
+    let out = run(ingest_cmd(&url, &emu, &["us-east-1"]).args(["--summary", "json"])).await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    let stored = count(&pool, "SELECT count(*) FROM copy_jobs").await;
+    (url, emu, pool, stored)
+}
+
+/// The summary of a full re-read that succeeded.
+async fn reread_summary(url: &str, emu: &backup_emulator::Emulator) -> Value {
+    let out = run(&mut reread(url, emu)).await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    summary(&out)
+}
+
 /// A full re-read, every job listed again.
 fn reread(url: &str, emu: &backup_emulator::Emulator) -> tokio::process::Command {
     let mut cmd = ingest_cmd(url, emu, &["us-east-1"]);
@@ -631,18 +651,10 @@ async fn versions_and_texts(pool: &sqlx::PgPool) -> (i64, i64) {
 
 #[tokio::test]
 async fn an_unchanged_job_listed_in_the_same_text_is_recognised_without_decoding() {
-    let url = database();
-    migrate(&url).await;
-    let emu = emulator(400, &["us-east-1"], Faults::default()).await;
-    let pool = connect(&url).await;
-    let out = run(ingest_cmd(&url, &emu, &["us-east-1"]).args(["--summary", "json"])).await;
-    assert!(out.status.success(), "{}", stderr(&out));
-    let jobs = count(&pool, "SELECT count(*) FROM copy_jobs").await;
+    let (url, emu, pool, jobs) = first_run(400).await;
     assert_eq!(versions_and_texts(&pool).await, (jobs, jobs));
 
-    let out = run(&mut reread(&url, &emu)).await;
-    assert!(out.status.success(), "{}", stderr(&out));
-    let s = summary(&out);
+    let s = reread_summary(&url, &emu).await;
     assert_eq!(s["jobs_seen"].as_i64(), Some(jobs), "{s}");
     assert_eq!(s["jobs_unchanged"].as_i64(), Some(jobs), "{s}");
     assert_eq!(
@@ -656,13 +668,7 @@ async fn an_unchanged_job_listed_in_the_same_text_is_recognised_without_decoding
 
 #[tokio::test]
 async fn the_same_jobs_in_other_text_are_compared_by_content_and_their_text_remembered() {
-    let url = database();
-    migrate(&url).await;
-    let emu = emulator(300, &["us-east-1"], Faults::default()).await;
-    let pool = connect(&url).await;
-    let out = run(ingest_cmd(&url, &emu, &["us-east-1"]).args(["--summary", "json"])).await;
-    assert!(out.status.success(), "{}", stderr(&out));
-    let jobs = count(&pool, "SELECT count(*) FROM copy_jobs").await;
+    let (url, emu, pool, jobs) = first_run(300).await;
     let rows_before: i64 = count(&pool, "SELECT sum(versions) FROM copy_jobs").await;
 
     // Another layout: no text matches, every job is decoded, none changed.
@@ -670,9 +676,7 @@ async fn the_same_jobs_in_other_text_are_compared_by_content_and_their_text_reme
         spaced_json: true,
         ..Faults::default()
     });
-    let out = run(&mut reread(&url, &emu)).await;
-    assert!(out.status.success(), "{}", stderr(&out));
-    let s = summary(&out);
+    let s = reread_summary(&url, &emu).await;
     assert_eq!(s["jobs_same_text"].as_i64(), Some(0), "{s}");
     assert_eq!(s["jobs_unchanged"].as_i64(), Some(jobs), "{s}");
     assert_eq!(s["jobs_changed"].as_i64(), Some(0), "{s}");
@@ -683,35 +687,28 @@ async fn the_same_jobs_in_other_text_are_compared_by_content_and_their_text_reme
     );
 
     // The rows learned the new text: the next re-read recognises it.
-    let out = run(&mut reread(&url, &emu)).await;
-    assert!(out.status.success(), "{}", stderr(&out));
-    let s = summary(&out);
+    let s = reread_summary(&url, &emu).await;
     assert_eq!(s["jobs_same_text"].as_i64(), Some(jobs), "{s}");
 
     // Rows written before texts were kept learn theirs the same way.
     execute(&pool, "UPDATE copy_jobs SET text_digest = NULL").await;
     emu.set_faults(Faults::default());
-    let out = run(&mut reread(&url, &emu)).await;
-    let s = summary(&out);
+    let s = reread_summary(&url, &emu).await;
     assert_eq!(
         (s["jobs_same_text"].as_i64(), s["jobs_unchanged"].as_i64()),
         (Some(0), Some(jobs)),
         "{s}"
     );
-    let out = run(&mut reread(&url, &emu)).await;
-    assert_eq!(summary(&out)["jobs_same_text"].as_i64(), Some(jobs));
+    assert_eq!(
+        reread_summary(&url, &emu).await["jobs_same_text"].as_i64(),
+        Some(jobs)
+    );
     assert_exact(&pool, &emu, "us-east-1").await;
 }
 
 #[tokio::test]
 async fn a_text_never_vouches_for_content_its_row_no_longer_records() {
-    let url = database();
-    migrate(&url).await;
-    let emu = emulator(200, &["us-east-1"], Faults::default()).await;
-    let pool = connect(&url).await;
-    let out = run(ingest_cmd(&url, &emu, &["us-east-1"]).args(["--summary", "json"])).await;
-    assert!(out.status.success(), "{}", stderr(&out));
-    let jobs = count(&pool, "SELECT count(*) FROM copy_jobs").await;
+    let (url, emu, pool, jobs) = first_run(200).await;
 
     // A job marked gone (as reconciliation does: its hash derived, gone_at
     // set) that AWS lists again, in the very text it was stored from, is
@@ -750,9 +747,7 @@ async fn a_text_never_vouches_for_content_its_row_no_longer_records() {
 
     // Listed after it was marked gone.
     emu.advance_clock(Duration::from_secs(2));
-    let out = run(&mut reread(&url, &emu)).await;
-    assert!(out.status.success(), "{}", stderr(&out));
-    let s = summary(&out);
+    let s = reread_summary(&url, &emu).await;
     let changed = s["jobs_changed"].as_i64().unwrap();
     assert!(changed >= 1, "the gone job came back: {s}");
     assert!(
@@ -774,21 +769,14 @@ async fn a_text_never_vouches_for_content_its_row_no_longer_records() {
 
 #[tokio::test]
 async fn a_long_reread_is_listed_in_slices_side_by_side_and_misses_nothing() {
-    let url = database();
-    migrate(&url).await;
-    let emu = emulator(21_000, &["us-east-1"], Faults::default()).await;
-    let pool = connect(&url).await;
     // A first run: nothing recorded to cut the window by, one listing.
-    let out = run(ingest_cmd(&url, &emu, &["us-east-1"]).args(["--summary", "json"])).await;
-    assert!(out.status.success(), "{}", stderr(&out));
+    let (url, emu, pool, _) = first_run(21_000).await;
     assert_eq!(emu.stats().listings_started, 1);
 
     // Jobs end, and new ones start, on both sides of the cuts.
     emu.advance_clock(Duration::from_secs(6 * 3600));
     let before = emu.stats().listings_started;
-    let out = run(&mut reread(&url, &emu)).await;
-    assert!(out.status.success(), "{}", stderr(&out));
-    let s = summary(&out);
+    let s = reread_summary(&url, &emu).await;
     // 21,000 recorded jobs: two slices of the created listing, then the
     // completed and the two open listings.
     assert_eq!(emu.stats().listings_started - before, 5, "{s}");
@@ -803,12 +791,7 @@ async fn a_long_reread_is_listed_in_slices_side_by_side_and_misses_nothing() {
 
 #[tokio::test]
 async fn a_reread_beside_an_import_is_not_trusted() {
-    let url = database();
-    migrate(&url).await;
-    let emu = emulator(300, &["us-east-1"], Faults::default()).await;
-    let pool = connect(&url).await;
-    let out = run(ingest_cmd(&url, &emu, &["us-east-1"]).args(["--summary", "json"])).await;
-    assert!(out.status.success(), "{}", stderr(&out));
+    let (url, emu, pool, _) = first_run(300).await;
 
     // An import that ended long ago changes nothing.
     execute(

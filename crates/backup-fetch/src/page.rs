@@ -280,17 +280,8 @@ impl Page {
         Page::read(body, target, request_id, observed_at, false)
     }
 
-    /// [`Page::from_body`] that also decodes every job in the same pass, for
-    /// a reader that wants them all ([`Page::take_jobs`]).
-    pub fn from_body_decoded(
-        body: bytes::Bytes,
-        target: &Target,
-        request_id: Option<String>,
-        observed_at: Timestamp,
-    ) -> Result<Page, FetchError> {
-        Page::read(body, target, request_id, observed_at, true)
-    }
-
+    /// [`Page::from_body`], and with `decode` every job decoded in the same
+    /// pass ([`Page::take_jobs`]).
     pub(crate) fn read(
         body: bytes::Bytes,
         target: &Target,
