@@ -100,6 +100,37 @@ async fn documented_roles_can_do_their_job_and_nothing_more() {
         "the reconciliation marked the open jobs gone"
     );
     assert_no_duplicate_history(&pool).await;
+    // A re-read of the same jobs in other text reads the window's texts,
+    // lists it in slices and records each job's new text; the next one
+    // recognises them all by it.
+    emu.set_faults(Faults {
+        spaced_json: true,
+        ..Faults::default()
+    });
+    let reread = || async {
+        let out = run(ingest_cmd(&ingest_url, &emu, &["us-east-1"]).args([
+            "--since",
+            "2000-01-01T00:00:00Z",
+            "--summary",
+            "json",
+        ]))
+        .await;
+        assert!(out.status.success(), "{}", stderr(&out));
+        let summary = stderr(&out)
+            .lines()
+            .rev()
+            .find(|l| l.starts_with('{'))
+            .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+            .unwrap();
+        (
+            summary["jobs_seen"].as_i64().unwrap(),
+            summary["jobs_same_text"].as_i64().unwrap(),
+        )
+    };
+    let (seen, same_text) = reread().await;
+    assert!(seen > 0);
+    assert_eq!(same_text, 0);
+    assert_eq!(reread().await, (seen, seen));
 
     // ...but cannot change the schema, rewrite or erase history.
     let ingest = connect(&ingest_url).await;
