@@ -5,21 +5,10 @@
 use std::time::Duration;
 
 use backup_emulator::{BrokenPaging, EmulatorConfig, Endings, Faults};
-use serde_json::Value;
 
 use crate::support::*;
 
 const REGION: &str = "us-east-1";
-
-fn summary(out: &std::process::Output) -> Value {
-    let text = stderr(out);
-    let line = text
-        .lines()
-        .rev()
-        .find(|l| l.starts_with('{'))
-        .unwrap_or_else(|| panic!("no JSON summary in: {text}"));
-    serde_json::from_str(line).unwrap()
-}
 
 async fn ingest(
     url: &str,

@@ -9,16 +9,6 @@ use serde_json::Value;
 
 use crate::support::*;
 
-fn summary(out: &std::process::Output) -> Value {
-    let text = stderr(out);
-    let line = text
-        .lines()
-        .rev()
-        .find(|l| l.starts_with('{'))
-        .unwrap_or_else(|| panic!("no JSON summary in: {text}"));
-    serde_json::from_str(line).unwrap()
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn migrate_twice_is_a_no_op_and_ingest_refuses_an_unmigrated_database() {
     let url = database();

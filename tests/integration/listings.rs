@@ -4,19 +4,8 @@
 use std::time::Duration;
 
 use backup_emulator::Faults;
-use serde_json::Value;
 
 use crate::support::*;
-
-fn summary(out: &std::process::Output) -> Value {
-    let text = stderr(out);
-    let line = text
-        .lines()
-        .rev()
-        .find(|l| l.starts_with('{'))
-        .unwrap_or_else(|| panic!("no JSON summary in: {text}"));
-    serde_json::from_str(line).unwrap()
-}
 
 /// The created-since, completed-since and open-state listings used to return
 /// the same jobs (a job created and completed in the window came twice, a

@@ -73,16 +73,6 @@ fn worker(url: &str, emu: &Emulator, shard: Option<&str>) -> Command {
     cmd
 }
 
-fn summary(out: &std::process::Output) -> Value {
-    let text = stderr(out);
-    let line = text
-        .lines()
-        .rev()
-        .find(|l| l.starts_with('{'))
-        .unwrap_or_else(|| panic!("no JSON summary in: {text}"));
-    serde_json::from_str(line).unwrap()
-}
-
 fn target_names(summary: &Value) -> BTreeSet<String> {
     summary["per_target"]
         .as_array()

@@ -116,12 +116,7 @@ async fn documented_roles_can_do_their_job_and_nothing_more() {
         ]))
         .await;
         assert!(out.status.success(), "{}", stderr(&out));
-        let summary = stderr(&out)
-            .lines()
-            .rev()
-            .find(|l| l.starts_with('{'))
-            .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
-            .unwrap();
+        let summary = summary(&out);
         (
             summary["jobs_seen"].as_i64().unwrap(),
             summary["jobs_same_text"].as_i64().unwrap(),

@@ -91,6 +91,18 @@ pub async fn run(cmd: &mut Command) -> Output {
         .expect("the command ran")
 }
 
+/// The `--summary json` line of a run's stderr (the last line starting
+/// with `{`), parsed.
+pub fn summary(out: &Output) -> serde_json::Value {
+    let text = stderr(out);
+    let line = text
+        .lines()
+        .rev()
+        .find(|l| l.starts_with('{'))
+        .unwrap_or_else(|| panic!("no JSON summary in: {text}"));
+    serde_json::from_str(line).unwrap()
+}
+
 pub fn stderr(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
 }

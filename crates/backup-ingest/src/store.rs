@@ -487,40 +487,11 @@ impl Store {
     }
 
     /// Records how a run ended. The error message is stored redacted.
+    /// Nothing else moves: no checkpoint, coverage or gap (an import's run,
+    /// or a run that found nothing to vouch for).
     pub async fn finish_run(&self, run_id: i64, outcome: &RunOutcome) -> Result<(), StoreError> {
-        let n = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
-        let error = outcome
-            .error
-            .as_deref()
-            .map(|e| truncate(&scrub(e, &self.secrets), MAX_ERROR_LEN));
-        let done = sqlx::query(
-            "UPDATE ingest_runs SET status = $2, finished_at = $3, pages = $4, api_calls = $5, \
-             retries = $6, jobs_seen = $7, jobs_new = $8, jobs_changed = $9, jobs_unchanged = $10, \
-             jobs_stale = $11, jobs_rejected = $12, error = $13 \
-             WHERE id = $1 AND status = 'running'",
-        )
-        .bind(run_id)
-        .bind(outcome.status.as_str())
-        .bind(DbTime(outcome.finished_at))
-        .bind(n(outcome.pages))
-        .bind(n(outcome.api_calls))
-        .bind(n(outcome.retries))
-        .bind(n(outcome.jobs_seen))
-        .bind(n(outcome.jobs_new))
-        .bind(n(outcome.jobs_changed))
-        .bind(n(outcome.jobs_unchanged))
-        .bind(n(outcome.jobs_stale))
-        .bind(n(outcome.jobs_rejected))
-        .bind(error)
-        .execute(&self.pool)
-        .await
-        .map_err(StoreError::db("recording the end of a run"))?
-        .rows_affected();
-        if done == 1 {
-            Ok(())
-        } else {
-            Err(StoreError::UnknownRun(run_id))
-        }
+        self.end_target_run(run_id, outcome, &RunEnd::Recorded)
+            .await
     }
 
     /// Starts a run of a target under its lock, in one statement: reads the
